@@ -21,7 +21,7 @@ app = typer.Typer(
 def _register() -> None:
     import importlib
 
-    for module in ("data", "encode", "train", "reproduce", "predict", "serve"):
+    for module in ("data", "encode", "train", "reproduce", "report", "predict", "serve"):
         try:
             importlib.import_module(f"emomtl.cli.{module}")
         except ModuleNotFoundError as exc:  # a command module not written yet
