@@ -30,11 +30,13 @@ class TaskData:
         for split, x in self.features.items():
             y = self.targets.get(split)
             if y is None:
-                raise ValueError(f"task {self.task.code}: split {split!r} has features but no targets")
+                raise ValueError(
+                    f"task {self.task.code}: split {split!r} has features but no targets"
+                )
             if x.ndim != 2 or x.shape[0] != y.shape[0]:
                 raise ValueError(
-                    f"task {self.task.code}, split {split!r}: features {tuple(x.shape)} and targets "
-                    f"{tuple(y.shape)} do not describe the same rows"
+                    f"task {self.task.code}, split {split!r}: features {tuple(x.shape)} and "
+                    f"targets {tuple(y.shape)} do not describe the same rows"
                 )
 
     @property
