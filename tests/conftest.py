@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 ``data_dir`` points at the real corpora: ``$EMOMTL_DATA_DIR`` or ``../shared/data`` beside the
-repository. Tests marked ``real`` use it (and the real MiniLM encoder); they skip with a clear reason
+repository. Tests marked ``real`` use it (and the real MiniLM encoder); they skip with a clear
+reason
 when the corpora are absent. The feature cache is ``$EMOMTL_CACHE`` when set (CI shares one across
 the run), else a per-session temporary directory.
 """

@@ -1,0 +1,1 @@
+"""Corpus loaders (one module per corpus) and the task specs."""
