@@ -1,10 +1,9 @@
 """Shared fixtures.
 
-``data_dir`` points at the real corpora: ``$EMOMTL_DATA_DIR`` or ``../shared/data`` beside the
-repository. Tests marked ``real`` use it (and the real MiniLM encoder); they skip with a clear
-reason
-when the corpora are absent. The feature cache is ``$EMOMTL_CACHE`` when set (CI shares one across
-the run), else a per-session temporary directory.
+``data_dir`` points at the real corpora: ``$EMOMTL_DATA_DIR``, ``./data`` or ``../shared/data``
+beside the repository. Tests marked ``real`` use it (and the real MiniLM encoder); they skip with a
+clear reason when the corpora are absent. The feature cache is ``$EMOMTL_CACHE`` when set (CI shares
+one across the run), else a per-session temporary directory.
 """
 
 from __future__ import annotations
@@ -18,7 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _real_data_dir() -> Path | None:
-    candidates = [os.environ.get("EMOMTL_DATA_DIR"), REPO_ROOT.parent / "shared" / "data"]
+    candidates = [
+        os.environ.get("EMOMTL_DATA_DIR"),
+        REPO_ROOT / "data",
+        REPO_ROOT.parent / "shared" / "data",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "semeval2018-ec").is_dir():
             return Path(candidate).resolve()
