@@ -1,0 +1,119 @@
+"""The seed-batched network: ``n_seeds`` independent :class:`MultiTaskNet` s as one module.
+
+Every parameter carries a leading seed axis and the forward pass is a batched matmul
+(``torch.baddbmm`` / ``torch.bmm``), so one forward/backward trains all seeds of a setting at once.
+Seeds never interact: seed ``s``'s outputs depend only on slice ``s`` of every parameter, hence the
+gradient of ``sum_s loss_s`` w.r.t. slice ``s`` is the gradient of ``loss_s`` alone, and Adam with
+L2 weight decay is element-wise - training the stack equals training the seeds one by one.
+
+Layout (S seeds, d input, h hidden, L = sum of the tasks' widths):
+
+* ``base_weight (S, d, h)``, ``base_bias (S, 1, h)``: shared base layer, ``q = ReLU(x W + b)``.
+* ``out_weight (S, h, L)``: the MH heads concatenated in task order (each head keeps its own
+  columns, so this is exactly one ``Linear(h, l_i)`` per task), or W_SE transposed for SE.
+* ``out_bias (S, 1, L)``: MH only (SE is bias-free, paper Sec. 3.3).
+* buffers ``target_mean_<code>`` / ``target_std_<code>`` ``(S, 1, l_i)`` for regression tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from emomtl.model.heads import activate, output_slices
+from emomtl.model.network import MultiTaskNet
+
+
+class BatchedMultiTaskNet(nn.Module):
+    """``n_seeds`` multi-task networks with stacked parameters; build with :meth:`stack`."""
+
+    def __init__(self, template: MultiTaskNet, n_seeds: int) -> None:
+        super().__init__()
+        self.tasks, self.head = template.tasks, template.head
+        self.input_dim, self.hidden_dim = template.input_dim, template.hidden_dim
+        self.dropout = template.dropout.p
+        self.n_seeds = n_seeds
+        self.slices = output_slices(self.tasks)
+        d, h, L = template.input_dim, template.hidden_dim, template.output_dim
+        self.base_weight = nn.Parameter(torch.zeros(n_seeds, d, h))
+        self.base_bias = nn.Parameter(torch.zeros(n_seeds, 1, h))
+        self.out_weight = nn.Parameter(torch.zeros(n_seeds, h, L))
+        self.out_bias = nn.Parameter(torch.zeros(n_seeds, 1, L)) if self.head == "mh" else None
+        for task in self.tasks:
+            if task.kind == "regression":
+                shape = (n_seeds, 1, task.num_labels)
+                self.register_buffer(f"target_mean_{task.code}", torch.zeros(shape))
+                self.register_buffer(f"target_std_{task.code}", torch.ones(shape))
+
+    @classmethod
+    def stack(cls, nets: Sequence[MultiTaskNet]) -> BatchedMultiTaskNet:
+        """Stack same-shaped networks (one per seed) into one batched module (copies the values)."""
+        model = cls(nets[0], len(nets))
+        with torch.no_grad():
+            for s, net in enumerate(nets):
+                model.base_weight[s] = net.base.weight.T
+                model.base_bias[s, 0] = net.base.bias
+                if model.head == "mh":
+                    for code, cols in model.slices.items():
+                        model.out_weight[s, :, cols] = net.heads[code].weight.T
+                        model.out_bias[s, 0, cols] = net.heads[code].bias
+                else:
+                    model.out_weight[s] = net.se.weight.T
+                for task in model.tasks:
+                    if task.kind == "regression":
+                        mean, std = net.target_stats(task.code)
+                        model.target_stats(task.code)[0][s, 0] = mean
+                        model.target_stats(task.code)[1][s, 0] = std
+        return model
+
+    def seed_state_dict(self, s: int, state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """The :class:`MultiTaskNet` state dict of seed ``s``, from ``state`` (a state dict of this
+        module, e.g. a best-epoch snapshot) or from the live parameters. Tensors are copies."""
+        state = self.state_dict() if state is None else state
+        out = {"base.weight": state["base_weight"][s].T, "base.bias": state["base_bias"][s, 0]}
+        if self.head == "mh":
+            for code, cols in self.slices.items():
+                out[f"heads.{code}.weight"] = state["out_weight"][s, :, cols].T
+                out[f"heads.{code}.bias"] = state["out_bias"][s, 0, cols]
+        else:
+            out["se.weight"] = state["out_weight"][s].T
+        for task in self.tasks:
+            if task.kind == "regression":
+                for stat in ("mean", "std"):
+                    out[f"target_{stat}_{task.code}"] = state[f"target_{stat}_{task.code}"][s, 0]
+        return {key: value.detach().clone().contiguous() for key, value in out.items()}
+
+    def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
+        """``(mean, std)`` buffers of regression task ``code``, each ``(S, 1, l_i)``."""
+        return getattr(self, f"target_mean_{code}"), getattr(self, f"target_std_{code}")
+
+    def forward(self, x: Tensor, generators: Sequence[torch.Generator] | None = None) -> Tensor:
+        """Raw outputs of every seed.
+
+        Args:
+            x: ``(S, b, d)`` one batch per seed, or ``(n, d)`` the same rows for every seed.
+            generators: one per seed; they draw the dropout masks when training with dropout > 0
+                (so each seed's masks match its single-seed run).
+
+        Returns:
+            ``(S, b, L)`` raw outputs; task columns are :attr:`slices`.
+        """
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.n_seeds, -1, -1)
+        q = torch.relu(torch.baddbmm(self.base_bias, x, self.base_weight))
+        if self.training and self.dropout > 0:
+            if generators is None:
+                raise ValueError("dropout > 0 needs one generator per seed")
+            keep = torch.stack([torch.rand(q.shape[1:], generator=g) for g in generators])
+            q = q * (keep >= self.dropout) / (1.0 - self.dropout)
+        if self.out_bias is None:
+            return torch.bmm(q, self.out_weight)
+        return torch.baddbmm(self.out_bias, q, self.out_weight)
+
+    def activate(self, code: str, raw: Tensor) -> Tensor:
+        """Activate task ``code``'s raw columns ``(S, n, l_i)`` (E back on the original scale)."""
+        task = next(t for t in self.tasks if t.code == code)
+        stats = self.target_stats(code) if task.kind == "regression" else (None, None)
+        return activate(task, raw, *stats)

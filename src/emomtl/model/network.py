@@ -1,0 +1,120 @@
+"""The unbatched multi-task network: shared base layer + multi-head (MH) or shared-embedding (SE).
+
+Paper Sec. 3.2, Eq. for the shared base layer ``q = ReLU(W^q h + b^q)`` with ``h`` the frozen
+encoder feature (d = 384 for MiniLM, 768 for BERT) and ``q`` of width 256; then either
+
+* **MH** (Sec. 3.2): one ``Linear(256, l_i)`` per task, ``p^i = act_i(W^i q + b^i)``, or
+* **SE** (Sec. 3.3): one bias-free ``Linear(256, L)``, ``p^SE = act(W^SE q)``, whose output is
+  sliced per task in canonical order ``[0:11] [11:16] [16:19]``. With fewer tasks, ``L`` is the
+  sum of *their* widths and only their slices exist (e.g. S+E: ``[0:11] [11:14]``).
+
+STL is the same network with one task. Dropout after the ReLU is configurable (default 0, the paper
+text; the paper's code used 0.8).
+
+This module is what a saved state dict loads into (bundles, prediction); training uses the
+seed-batched twin :class:`emomtl.model.batched.BatchedMultiTaskNet`, which converts to and from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+from emomtl.data.tasks import Task
+from emomtl.model.heads import activate, output_slices, resolve_tasks
+
+HEADS = ("mh", "se")
+
+
+class MultiTaskNet(nn.Module):
+    """Shared base layer and MH or SE head over frozen encoder features.
+
+    Args:
+        input_dim: encoder feature width d.
+        tasks: tasks (or codes); kept in canonical order S, T, E.
+        head: ``mh`` (one linear head with bias per task) or ``se`` (one bias-free shared layer).
+        hidden_dim: width of the shared base layer (paper: 256).
+        dropout: dropout probability after the shared ReLU (default 0).
+
+    Buffers ``target_mean_<code>`` / ``target_std_<code>`` (shape ``(l_i,)``) hold the training-set
+    mean and standard deviation of each regression task, so a saved state dict is self-contained.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        tasks: Iterable[Task | str],
+        head: str = "mh",
+        hidden_dim: int = 256,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head {head!r} is not one of {HEADS}")
+        self.tasks = resolve_tasks(tasks)
+        self.head = head
+        self.input_dim, self.hidden_dim = input_dim, hidden_dim
+        self.slices = output_slices(self.tasks)
+        self.output_dim = sum(t.num_labels for t in self.tasks)
+        self.base = nn.Linear(input_dim, hidden_dim)
+        self.dropout = nn.Dropout(dropout)
+        if head == "mh":
+            self.heads = nn.ModuleDict(
+                {t.code: nn.Linear(hidden_dim, t.num_labels) for t in self.tasks}
+            )
+        else:
+            self.se = nn.Linear(hidden_dim, self.output_dim, bias=False)
+        for task in self.tasks:
+            if task.kind == "regression":
+                self.register_buffer(f"target_mean_{task.code}", torch.zeros(task.num_labels))
+                self.register_buffer(f"target_std_{task.code}", torch.ones(task.num_labels))
+
+    @property
+    def codes(self) -> list[str]:
+        """Task codes in output order."""
+        return [t.code for t in self.tasks]
+
+    def linears(self) -> list[nn.Linear]:
+        """The linear layers in the fixed initialisation order: base, then heads in task order."""
+        if self.head == "mh":
+            return [self.base, *(self.heads[c] for c in self.codes)]
+        return [self.base, self.se]
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Initialise like ``nn.Linear`` (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias),
+        drawing from ``generator`` so a seed fixes the initial network without global RNG state."""
+        with torch.no_grad():
+            for layer in self.linears():
+                bound = 1.0 / math.sqrt(layer.in_features)
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                if layer.bias is not None:
+                    layer.bias.uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Raw outputs per task: ``x (n, d) -> {code: (n, l_i)}`` (logits / standardised values)."""
+        q = self.dropout(torch.relu(self.base(x)))
+        if self.head == "mh":
+            return {code: self.heads[code](q) for code in self.codes}
+        out = self.se(q)
+        return {code: out[:, s] for code, s in self.slices.items()}
+
+    def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
+        """``(mean, std)`` buffers of regression task ``code``, each ``(l_i,)``."""
+        return getattr(self, f"target_mean_{code}"), getattr(self, f"target_std_{code}")
+
+    def activate(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Sigmoid (S) / softmax (T) probabilities; E mapped back to the original 1-5 scale."""
+        result = {}
+        for task in self.tasks:
+            if task.code not in outputs:
+                continue
+            stats = self.target_stats(task.code) if task.kind == "regression" else (None, None)
+            result[task.code] = activate(task, outputs[task.code], *stats)
+        return result
+
+    def se_weight(self) -> Tensor | None:
+        """W_SE ``(L, hidden_dim)``, rows in task order (None for the MH head)."""
+        return self.se.weight.detach() if self.head == "se" else None

@@ -1,0 +1,52 @@
+"""The loss-weighting interface shared by every method in :mod:`emomtl.weighting`.
+
+A weighting turns the per-task losses of a batch into the total loss of paper Eq. 1,
+``L = sum_i lambda_i L_i``, runs its backward pass and returns the ``lambda`` it applied, so the
+trainer can record the trajectory (paper Fig. 3). Everything is batched over seeds: ``losses`` is
+``(S, k)`` (seed, task) and each seed's weights depend only on that seed's losses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from torch import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emomtl.train import TrainConfig
+
+
+class Weighting(ABC):
+    """Base class of a loss-weighting method.
+
+    Attributes:
+        constant: True when the weights never change (their trajectory is not recorded).
+    """
+
+    constant: ClassVar[bool] = False
+
+    def __init__(self, n_seeds: int, n_tasks: int) -> None:
+        self.n_seeds, self.n_tasks = n_seeds, n_tasks
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, *, n_seeds: int, n_tasks: int) -> Weighting:
+        """Build the method with its hyper-parameters taken from ``config``."""
+        return cls(n_seeds, n_tasks)
+
+    @abstractmethod
+    def backward(self, losses: Tensor, shared: Tensor, present: Tensor) -> Tensor:
+        """Backpropagate ``sum_{s,i} lambda_{s,i} L_{s,i}`` into the network.
+
+        Args:
+            losses: ``(S, k)`` per-seed, per-task batch losses, attached to the graph.
+            shared: ``(S, d, h)`` the shared base layer's weight W (GradNorm's reference).
+            present: ``(S, k)`` bool, whether the task had samples in the seed's batch.
+
+        Returns:
+            ``(S, k)`` the weights applied to this batch (detached).
+        """
+
+    def parameters(self) -> list[Tensor]:
+        """The method's own trainable state, each with a leading seed axis (default: none)."""
+        return []
