@@ -1,0 +1,428 @@
+"""``emomtl predict``: analyse texts given on the command line or stream a whole file.
+
+Texts on the command line are shown as a table (or JSON lines with ``--json``). With
+``--input FILE --output FILE`` the input is read and written in batches of ``--batch-size`` rows, so
+memory stays constant whatever the file size.
+
+Input formats (by extension): ``.txt`` one text per line; ``.csv`` with a header row and the text in
+``--column`` (default ``text``); ``.jsonl`` one JSON object per line with the text under
+``--column``. Output formats: ``.csv`` (flat columns, see ``Prediction.to_flat``) or ``.jsonl``
+(nested records, see ``Prediction.to_dict``); both carry the input ``line`` number and an ``error``
+field.
+
+No row is ever dropped: every input row (every line of .txt/.jsonl, every record of .csv) gives
+exactly one output row, in order. A row that cannot be analysed - empty or whitespace-only text,
+invalid JSON, a JSON value that is not an object, a missing column, a non-string text - is reported
+on stderr with its line number and written with its ``error`` field set and no predictions. The
+output is written to a temporary file and renamed at the end, so it never holds a partial result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from emomtl.cli import app
+from emomtl.cli.common import console, err_console, fail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emomtl.predict import EmotionAnalyzer, Prediction
+
+INPUT_FORMATS = (".txt", ".csv", ".jsonl")
+OUTPUT_FORMATS = (".csv", ".jsonl")
+#: Bad rows reported individually on stderr before the rest are only counted.
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One input row: its 1-based line number, and its text or why it has none."""
+
+    line: int
+    text: str | None
+    error: str | None = None
+
+
+class InputFormatError(ValueError):
+    """The input file as a whole cannot be read (unknown extension, missing CSV column)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+def read_rows(stream: TextIO, fmt: str, column: str) -> Iterator[InputRow]:
+    """Yield the rows of an input stream of format ``fmt`` (``.txt``, ``.csv`` or ``.jsonl``).
+
+    The stream is consumed lazily, one row at a time. Texts are checked with
+    :func:`emomtl.predict.text_problem`, so an empty text becomes an error row.
+    """
+    from emomtl.predict import text_problem
+
+    if fmt == ".txt":
+        rows = _txt_rows(stream)
+    elif fmt == ".csv":
+        rows = _csv_rows(stream, column)
+    elif fmt == ".jsonl":
+        rows = _jsonl_rows(stream, column)
+    else:
+        raise InputFormatError(f"unsupported input format {fmt!r}; expected {INPUT_FORMATS}")
+    for row in rows:
+        if row.error is None:
+            problem = text_problem(row.text)
+            if problem is not None:
+                row = InputRow(row.line, row.text if isinstance(row.text, str) else None, problem)
+        yield row
+
+
+def _strip_newline(line: str) -> str:
+    return line[:-1] if line.endswith("\n") else line
+
+
+def _txt_rows(stream: TextIO) -> Iterator[InputRow]:
+    for number, line in enumerate(stream, start=1):
+        yield InputRow(number, _strip_newline(line).rstrip("\r"))
+
+
+def _csv_rows(stream: TextIO, column: str) -> Iterator[InputRow]:
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    if column not in header:
+        raise InputFormatError(
+            f"CSV header has no column {column!r} (columns: {', '.join(header)}); "
+            "choose one with --column"
+        )
+    index = header.index(column)
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield InputRow(start, None, f"malformed CSV: {exc}")
+            continue
+        if index >= len(record):
+            yield InputRow(start, None, f"missing column {column!r} (row has {len(record)} fields)")
+        else:
+            yield InputRow(start, record[index])
+
+
+def _jsonl_rows(stream: TextIO, column: str) -> Iterator[InputRow]:
+    for number, line in enumerate(stream, start=1):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            reason = "empty line" if not line.strip() else f"invalid JSON ({exc.msg})"
+            yield InputRow(number, None, reason)
+            continue
+        if not isinstance(value, dict):
+            yield InputRow(number, None, f"expected a JSON object, got {type(value).__name__}")
+        elif column not in value:
+            yield InputRow(number, None, f"missing key {column!r}")
+        elif not isinstance(value[column], str):
+            kind = type(value[column]).__name__
+            yield InputRow(number, None, f"{column!r} is {kind}, expected a string")
+        else:
+            yield InputRow(number, value[column])
+
+
+# --------------------------------------------------------------------------------------------------
+# writing
+
+
+class RowWriter:
+    """Writes one output row per input row, as flat CSV or nested JSON lines."""
+
+    def __init__(self, stream: TextIO, fmt: str, columns: list[str]) -> None:
+        if fmt not in OUTPUT_FORMATS:
+            raise InputFormatError(f"unsupported output format {fmt!r}; expected {OUTPUT_FORMATS}")
+        self.stream, self.fmt = stream, fmt
+        self.rows = 0
+        self._csv: csv.DictWriter | None = None
+        if fmt == ".csv":
+            self._csv = csv.DictWriter(stream, fieldnames=["line", "error", *columns])
+            self._csv.writeheader()
+
+    def write(self, row: InputRow, prediction: Prediction | None) -> None:
+        """Write ``row``; ``prediction`` is None exactly when the row has an error."""
+        if self._csv is not None:
+            record: dict[str, Any] = {"line": row.line, "error": row.error or ""}
+            record.update(prediction.to_flat() if prediction else {"text": row.text or ""})
+            self._csv.writerow(record)
+        else:
+            record = {"line": row.line, "error": row.error}
+            record.update(prediction.to_dict() if prediction else {"text": row.text})
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.rows += 1
+
+
+@dataclass
+class FileSummary:
+    """What :func:`predict_file` did."""
+
+    rows: int = 0
+    errors: int = 0
+    truncated: int = 0
+
+
+def predict_file(
+    analyzer: EmotionAnalyzer,
+    input_path: Path,
+    output_path: Path,
+    *,
+    column: str = "text",
+    batch_size: int = 512,
+    progress: bool = True,
+) -> FileSummary:
+    """Stream ``input_path`` through ``analyzer`` into ``output_path`` in batches.
+
+    Memory holds one batch of rows; the output has exactly one row per input row (see the module
+    docstring for the bad-row policy) and appears only once complete (temporary file + rename).
+
+    Raises:
+        InputFormatError: unsupported extension or missing CSV column.
+    """
+    in_fmt, out_fmt = input_path.suffix.lower(), output_path.suffix.lower()
+    if in_fmt not in INPUT_FORMATS:
+        raise InputFormatError(f"cannot read {input_path.name}: expected one of {INPUT_FORMATS}")
+    if out_fmt not in OUTPUT_FORMATS:
+        raise InputFormatError(f"cannot write {output_path.name}: expected one of {OUTPUT_FORMATS}")
+    summary = FileSummary()
+    tmp = output_path.with_name(f".{output_path.name}.partial")
+    size = max(input_path.stat().st_size, 1)
+    with (
+        input_path.open("rb") as raw,
+        io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text_in,
+        tmp.open("w", encoding="utf-8", newline="") as out,
+        _Progress(size, enabled=progress) as bar,
+    ):
+        writer = RowWriter(out, out_fmt, analyzer.flat_columns())
+        batch: list[InputRow] = []
+        for row in read_rows(text_in, in_fmt, column):
+            batch.append(row)
+            if len(batch) >= batch_size:
+                _flush(analyzer, batch, writer, summary, input_path)
+                bar.update(raw.tell(), summary.rows)
+                batch = []
+        _flush(analyzer, batch, writer, summary, input_path)
+        bar.update(size, summary.rows)
+    tmp.replace(output_path)
+    return summary
+
+
+def _flush(
+    analyzer: EmotionAnalyzer,
+    batch: list[InputRow],
+    writer: RowWriter,
+    summary: FileSummary,
+    source: Path,
+) -> None:
+    good = [row for row in batch if row.error is None]
+    predictions = iter(analyzer.predict([row.text for row in good]) if good else [])
+    for row in batch:
+        if row.error is not None:
+            summary.errors += 1
+            if summary.errors <= MAX_REPORTED_ERRORS:
+                err_console.print(f"[yellow]warning:[/] {source.name} line {row.line}: {row.error}")
+            elif summary.errors == MAX_REPORTED_ERRORS + 1:
+                err_console.print("[yellow]warning:[/] further bad rows are counted, not listed")
+            writer.write(row, None)
+        else:
+            prediction = next(predictions)
+            summary.truncated += prediction.truncated
+            writer.write(row, prediction)
+        summary.rows += 1
+
+
+class _Progress:
+    """A rich progress bar over bytes read, with the row count; silent when disabled."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]predict[/]"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%  {task.fields[rows]:,} rows"),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("predict", total=self.total, rows=0)
+        return self
+
+    def update(self, done: int, rows: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=min(done, self.total), rows=rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# display
+
+
+def prediction_table(predictions: list[Prediction], tasks: list[str]) -> Any:
+    """A rich table: text, SemEval emotions above threshold, Ekman top class, V/A/D."""
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("text", max_width=48, overflow="fold")
+    if "S" in tasks:
+        table.add_column("SemEval emotions (p)")
+    if "T" in tasks:
+        table.add_column("Ekman (p)")
+    if "E" in tasks:
+        for dim in ("V", "A", "D"):
+            table.add_column(dim, justify="right")
+    for index, p in enumerate(predictions, start=1):
+        text = p.text + ("\n[yellow](truncated)[/]" if p.truncated else "")
+        cells = [str(index), text]
+        if p.semeval is not None:
+            shown = p.semeval_labels or ()
+            if shown:
+                cells.append(", ".join(f"{k} {p.semeval[k]:.2f}" for k in shown))
+            else:
+                best = max(p.semeval, key=p.semeval.__getitem__)
+                cells.append(f"[dim]none (max {best} {p.semeval[best]:.2f})[/]")
+        if p.ekman is not None and p.ekman_top is not None:
+            cells.append(f"{p.ekman_top} {p.ekman[p.ekman_top]:.2f}")
+        if p.vad is not None:
+            cells += [f"{p.vad[d]:.2f}" for d in ("V", "A", "D")]
+        table.add_row(*cells)
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# command
+
+
+@app.command("predict")
+def predict(
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts to analyse (or use --input).", show_default=False),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Bundle directory (default: $EMOMTL_MODEL, else the user cache's "
+            "emomtl/models/default).",
+            show_default=False,
+        ),
+    ] = None,
+    input_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", "-i", help="File to analyse: .txt (one text a line), .csv or .jsonl."
+        ),
+    ] = None,
+    output_path: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write predictions: .csv or .jsonl."),
+    ] = None,
+    column: Annotated[
+        str, typer.Option("--column", "-c", help="Text column of a .csv / key of a .jsonl input.")
+    ] = "text",
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Rows read, encoded and written together (--input)."
+        ),
+    ] = 512,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="SemEval probability above which an emotion is listed.",
+            show_default="the bundle's, 0.5",
+        ),
+    ] = None,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="Print JSON lines instead of a table.")
+    ] = False,
+) -> None:
+    """Predict SemEval emotions, an Ekman class and Valence/Arousal/Dominance for each text."""
+    from emomtl.bundle import BundleError, default_model_dir
+    from emomtl.predict import text_problem
+
+    if texts and input_path is not None:
+        raise fail("give texts on the command line or --input FILE, not both")
+    if not texts and input_path is None:
+        raise fail('nothing to analyse: give texts, e.g. emomtl predict "What a day!", or --input')
+    if input_path is not None and output_path is None:
+        raise fail("--input needs --output FILE (.csv or .jsonl)")
+    if input_path is None and output_path is not None:
+        raise fail("--output is only used with --input FILE")
+    if input_path is not None and not input_path.is_file():
+        raise fail(f"input file {input_path} does not exist")
+    for number, text in enumerate(texts or [], start=1):
+        problem = text_problem(text)
+        if problem is not None:
+            raise fail(f"text #{number}: {problem}")
+
+    path = model if model is not None else default_model_dir()
+    if model is None and not path.exists():
+        raise fail(
+            f"no default model at {path}. Create it with `emomtl train --preset default` "
+            "(trains MH-MTL on S+T+E, a few minutes on CPU), or pass --model DIR / set "
+            "$EMOMTL_MODEL"
+        )
+    try:
+        analyzer = _load(path, threshold)
+    except (BundleError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+
+    if input_path is not None:
+        assert output_path is not None
+        try:
+            summary = predict_file(
+                analyzer, input_path, output_path, column=column, batch_size=batch_size
+            )
+        except InputFormatError as exc:
+            raise fail(str(exc)) from exc
+        note = f", {summary.truncated} truncated" if summary.truncated else ""
+        style = "yellow" if summary.errors else "green"
+        err_console.print(
+            f"[{style}]wrote {summary.rows} rows to {output_path}[/] "
+            f"({summary.errors} with errors{note})"
+        )
+        return
+
+    assert texts is not None
+    predictions = analyzer.predict(texts)
+    if json_lines:
+        for p in predictions:
+            typer.echo(json.dumps(p.to_dict(), ensure_ascii=False))
+    else:
+        console.print(prediction_table(predictions, analyzer.tasks))
+
+
+def _load(path: Path, threshold: float | None) -> EmotionAnalyzer:
+    from emomtl.predict import EmotionAnalyzer
+
+    with err_console.status(f"loading model {path}"):
+        return EmotionAnalyzer.load(path, threshold=threshold)

@@ -1,0 +1,250 @@
+"""HTTP service over an :class:`~emomtl.predict.EmotionAnalyzer` (FastAPI).
+
+Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
+
+- ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"predictions": [record, ...]}`` with one
+  record per text in input order (the shape of :meth:`Prediction.to_dict`).
+- ``GET /health`` -> status, model tasks, encoder and limits.
+- ``GET /labels`` -> label names of every label space and the SemEval threshold.
+
+Malformed bodies, too many texts, too long, empty or whitespace-only texts are rejected by pydantic
+validation with 422 and a message naming the offending item (``loc`` points at it).
+
+Concurrent requests are micro-batched: the first waiting request opens a window of
+``batch_wait_ms`` milliseconds, every request that arrives within it joins the same forward pass
+(up to ``max_batch`` texts, exceeded by at most one request), and each caller gets back its own
+slice. Inference runs on one worker thread, so the event loop stays responsive.
+
+FastAPI and uvicorn are the optional extra ``serve``: ``pip install "emomtl[serve]"``.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI and pydantic resolve the annotations of
+# the locally defined request model and endpoints at runtime.
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+try:
+    from fastapi import FastAPI
+    from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        f"the HTTP service needs FastAPI and uvicorn ({exc.name} is missing): "
+        'pip install "emomtl[serve]"',
+        name=exc.name,
+    ) from exc
+
+from emomtl import __version__
+from emomtl.predict import EmotionAnalyzer, Prediction
+
+SERVE_EXTRA_HINT = 'pip install "emomtl[serve]"'
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """Request limits and micro-batching settings.
+
+    Attributes:
+        max_texts: most texts in one ``POST /predict``.
+        max_chars: most characters in one text.
+        batch_wait_ms: micro-batching window in milliseconds; 0 runs every request on its own.
+        max_batch: texts per merged forward pass.
+    """
+
+    max_texts: int = 64
+    max_chars: int = 5000
+    batch_wait_ms: float = 5.0
+    max_batch: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("max_texts", "max_chars", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+
+
+class SemevalOut(BaseModel):
+    """SemEval-2018 E-c emotions: 11 independent probabilities and those above the threshold."""
+
+    probabilities: dict[str, float]
+    labels: list[str]
+
+
+class EkmanOut(BaseModel):
+    """Alm's tales Ekman-style classes: a probability distribution and its top class."""
+
+    probabilities: dict[str, float]
+    top: str
+
+
+class PredictionOut(BaseModel):
+    """Every label space of one text; spaces the model was not trained on are absent."""
+
+    text: str
+    truncated: bool = Field(description="the text exceeded the encoder's max length and was cut")
+    n_tokens: int = Field(description="untruncated length in encoder tokens")
+    semeval: SemevalOut | None = None
+    ekman: EkmanOut | None = None
+    vad: dict[str, float] | None = Field(None, description="V, A, D on EmoBank's 1-5 scale")
+
+
+class PredictResponse(BaseModel):
+    """One prediction per input text, in input order."""
+
+    predictions: list[PredictionOut]
+
+
+def _request_model(limits: ServeLimits) -> type[BaseModel]:
+    """The ``POST /predict`` body model with ``limits`` baked into its JSON schema."""
+    Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_chars)]
+
+    class PredictRequest(BaseModel):
+        """Texts to analyse."""
+
+        model_config = ConfigDict(
+            extra="forbid",
+            json_schema_extra={"examples": [{"texts": ["I can't believe we won!"]}]},
+        )
+        texts: list[Text] = Field(
+            min_length=1,
+            max_length=limits.max_texts,
+            description=f"1 to {limits.max_texts} non-blank texts of at most "
+            f"{limits.max_chars} characters",
+        )
+
+        @field_validator("texts")
+        @classmethod
+        def _not_blank(cls, texts: list[str]) -> list[str]:
+            for index, text in enumerate(texts):
+                if not text.strip():
+                    raise ValueError(
+                        f"texts[{index}] is whitespace-only; there is nothing to analyse"
+                    )
+            return texts
+
+    return PredictRequest
+
+
+class MicroBatcher:
+    """Merge concurrent ``predict`` calls into shared forward passes on one worker thread."""
+
+    def __init__(self, analyzer: EmotionAnalyzer, *, wait_s: float, max_batch: int) -> None:
+        self.analyzer = analyzer
+        self.wait_s = wait_s
+        self.max_batch = max_batch
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emomtl-predict")
+        self._queue: asyncio.Queue[tuple[list[str], asyncio.Future[list[Prediction]]]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches_run = 0
+
+    async def predict(self, texts: list[str]) -> list[Prediction]:
+        """Predict ``texts``, possibly together with other callers' texts."""
+        loop = asyncio.get_running_loop()
+        if self.wait_s <= 0:
+            self.batches_run += 1
+            return await loop.run_in_executor(self.executor, self.analyzer.predict, texts)
+        queue = self._ensure_worker(loop)
+        future: asyncio.Future[list[Prediction]] = loop.create_future()
+        await queue.put((texts, future))
+        return await future
+
+    def _ensure_worker(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue:
+        # One worker per event loop (a test client may run each request on a fresh loop).
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run(self._queue))
+        assert self._queue is not None
+        return self._queue
+
+    async def _run(self, queue: asyncio.Queue) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await queue.get()]
+            await asyncio.sleep(self.wait_s)
+            size = len(jobs[0][0])
+            while size < self.max_batch and not queue.empty():
+                job = queue.get_nowait()
+                jobs.append(job)
+                size += len(job[0])
+            texts = [text for job_texts, _ in jobs for text in job_texts]
+            self.batches_run += 1
+            try:
+                records = await loop.run_in_executor(self.executor, self.analyzer.predict, texts)
+            except Exception as exc:  # hand the failure to every waiting caller
+                for _, future in jobs:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for job_texts, future in jobs:
+                if not future.done():
+                    future.set_result(records[start : start + len(job_texts)])
+                start += len(job_texts)
+
+    async def close(self) -> None:
+        """Stop the worker and the inference thread."""
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self.executor.shutdown(wait=False)
+
+
+def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> FastAPI:
+    """Build the FastAPI app serving ``analyzer`` under ``limits`` (default ServeLimits())."""
+    from contextlib import asynccontextmanager
+
+    limits = limits or ServeLimits()
+    batcher = MicroBatcher(
+        analyzer, wait_s=limits.batch_wait_ms / 1000.0, max_batch=limits.max_batch
+    )
+    PredictRequest = _request_model(limits)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await batcher.close()
+
+    app = FastAPI(
+        title="emomtl",
+        version=__version__,
+        summary="Text emotion in every label space at once: SemEval-2018 emotions, "
+        "Ekman-style classes, Valence/Arousal/Dominance.",
+        lifespan=lifespan,
+    )
+    app.state.analyzer = analyzer
+    app.state.batcher = batcher
+    app.state.limits = limits
+
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
+    async def predict(request: PredictRequest) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predict every label space of each text."""
+        records = await batcher.predict(list(request.texts))
+        return {"predictions": [record.to_dict() for record in records]}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness and a description of the loaded model."""
+        config = analyzer.config
+        return {
+            "status": "ok",
+            "emomtl_version": __version__,
+            "model": str(analyzer.path) if analyzer.path else None,
+            "tasks": analyzer.tasks,
+            "head": config.head,
+            "encoder": config.encoder,
+            "limits": asdict(limits),
+        }
+
+    @app.get("/labels")
+    async def labels() -> dict[str, Any]:
+        """Label names of every label space, in output order, and the SemEval threshold."""
+        return {"labels": analyzer.labels, "threshold": analyzer.threshold}
+
+    return app
