@@ -91,7 +91,7 @@ def train(
         typer.Option(
             "--preset",
             help="'default': MH-MTL on S+T+E, full data, default encoder; "
-            "saves a bundle (to --save or models/default).",
+            "saves a bundle (to --save, else the default bundle that `emomtl predict` uses).",
             show_default=False,
         ),
     ] = None,
@@ -105,7 +105,11 @@ def train(
         if preset not in PRESETS:
             raise fail(f"unknown --preset {preset!r}; expected one of {sorted(PRESETS)}")
         tasks, head, weighting = (PRESETS[preset][k] for k in ("tasks", "head", "weighting"))
-        save = save or Path("models") / preset
+        if save is None:
+            from emomtl.bundle import default_model_dir
+
+            # the "default" preset feeds `emomtl predict` without --model
+            save = default_model_dir() if preset == "default" else Path("models") / preset
     try:
         config = TrainConfig(
             tasks=tasks,
