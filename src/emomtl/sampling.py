@@ -12,6 +12,9 @@ Samplers (``SAMPLERS``), each yielding per epoch a list of ``(S, b)`` index tens
 * ``balanced``: each batch holds ``batch_size // k`` samples of every task (the first
   ``batch_size % k`` tasks one more); an epoch has ``max_i ceil(n_i / q_i)`` batches, i.e. one pass
   over the largest task; smaller tasks cycle through fresh permutations as often as needed.
+
+Both have ``keep_seeds(rows)``: the trainer drops seeds that stopped early; each remaining seed
+keeps its own generator, so its batches are unchanged.
 """
 
 from __future__ import annotations
@@ -72,6 +75,11 @@ class ProportionalSampler:
             raise ValueError("every seed's training union must have the same size")
         self.batch_size, self.generators = batch_size, list(generators)
 
+    def keep_seeds(self, rows: Sequence[int]) -> None:
+        """Draw batches for seeds ``rows`` only (positions in the current seed order)."""
+        self.unions = [self.unions[r] for r in rows]
+        self.generators = [self.generators[r] for r in rows]
+
     def epoch(self) -> list[Tensor]:
         """This epoch's batches: ``ceil(N / batch_size)`` tensors of shape ``(S, b)``."""
         order = torch.stack(
@@ -100,6 +108,11 @@ class BalancedSampler:
         sizes = [p.numel() for p in self.pools[0]]
         self.n_batches = max(math.ceil(n / q) for n, q in zip(sizes, self.quotas, strict=True))
         self.generators = list(generators)
+
+    def keep_seeds(self, rows: Sequence[int]) -> None:
+        """Draw batches for seeds ``rows`` only (positions in the current seed order)."""
+        self.pools = [self.pools[r] for r in rows]
+        self.generators = [self.generators[r] for r in rows]
 
     def _stream(self, pool: Tensor, length: int, generator: torch.Generator) -> Tensor:
         reps = math.ceil(length / pool.numel())

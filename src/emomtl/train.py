@@ -13,9 +13,16 @@ early stopping. One backward on the sum of the seeds' losses updates every seed 
 (Adam and weight decay are element-wise), so ``train`` with seeds (0, 1, 2) gives the same numbers
 as three calls with one seed each - that single-seed call *is* the plain per-seed loop.
 
-A seed that has stopped is frozen: its rows of every parameter (and of the GradNorm lambdas) are
-written back to their values at the stopping epoch after each optimiser step, so its state never
-changes again while the other seeds train on; its results come from its best-epoch snapshot.
+A seed that has stopped is dropped from the batched model, its optimiser state, the weighting, the
+sampler and the targets (``keep_seeds``), so the seeds still training no longer pay for it; its
+results come from its best-epoch snapshot, kept for every seed by :class:`_Selector`.
+
+Speed (issue 6; all ops are tiny, so per-op overhead and the two big matmuls per step dominate):
+fused Adam; targets standardised once per run and gathered once per epoch
+(:class:`_SeedTargets`); each row scored by every task's loss and masked by a one-hot owner
+(:func:`_task_losses`, a few ops per step, no host syncs); the dev losses in one forward over
+every task's dev rows; GradNorm's per-task norms from the base layer's pre-activation
+(:class:`emomtl.weighting.SharedLayer`). Results equal the unoptimised loop up to float round-off.
 
 Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``)
 and ``selection`` (``sum`` = paper; ``per-task``: each task's metrics come from the epoch where its
@@ -27,6 +34,7 @@ so E's ``loss`` is on the standardised scale; metrics are on the original 1-5 sc
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -34,16 +42,17 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from emomtl.data.tasks import TASKS, Task, format_task_spec, parse_task_spec
 from emomtl.features.task_data import TaskData
 from emomtl.metrics import task_metrics
-from emomtl.model.batched import BatchedMultiTaskNet
+from emomtl.model.batched import BatchedMultiTaskNet, keep_optimizer_rows
 from emomtl.model.heads import per_sample_loss
 from emomtl.model.network import HEADS, MultiTaskNet
 from emomtl.sampling import SAMPLERS, seed_generator, subset_indices
-from emomtl.weighting import WEIGHTINGS
+from emomtl.weighting import WEIGHTINGS, SharedLayer
 
 SELECTIONS = ("sum", "per-task")
 _INIT, _ORDER, _DROPOUT = 0, 1, 2  # generator streams of a training seed
@@ -136,7 +145,7 @@ class TrainOutput:
 
 @dataclass
 class _Union:
-    """The setting's training sets joined into contiguous tensors (task blocks in task order).
+    """A split of the setting's tasks joined into contiguous tensors (task blocks in task order).
 
     ``features (N, d)``; ``targets (N, C)`` float with each task's columns (T: the class index);
     ``task_index (N,)`` the row's position in the setting's task list; ``offsets`` each task's
@@ -164,11 +173,13 @@ def _check_data(tasks: Sequence[Task], data: Mapping[str, TaskData]) -> int:
     return dims.pop()
 
 
-def _build_union(tasks: Sequence[Task], data: Mapping[str, TaskData]) -> _Union:
+def _build_union(
+    tasks: Sequence[Task], data: Mapping[str, TaskData], split: str = "train"
+) -> _Union:
     features, targets, index, columns, offsets = [], [], [], {}, []
     row, col = 0, 0
     for i, task in enumerate(tasks):
-        x, y = data[task.code].features["train"], data[task.code].targets["train"]
+        x, y = data[task.code].features[split], data[task.code].targets[split]
         y = y.float().unsqueeze(1) if task.kind == "multiclass" else y.float()
         features.append(x.float())
         targets.append(y)
@@ -184,12 +195,70 @@ def _build_union(tasks: Sequence[Task], data: Mapping[str, TaskData]) -> _Union:
     return _Union(torch.cat(features), torch.cat(padded), torch.cat(index), columns, offsets)
 
 
-def _task_loss(model: BatchedMultiTaskNet, task: Task, raw: Tensor, target: Tensor) -> Tensor:
-    """Per-sample loss ``(S, n)`` of raw ``(S, n, l)`` against natural targets ``(S, n[, l])``."""
-    if task.kind == "regression":
-        mean, std = model.target_stats(task.code)
-        target = (target - mean) / std
-    return per_sample_loss(task, raw, target)
+class _SeedTargets:
+    """A union's targets as every live seed's loss sees them.
+
+    ``targets (S, N, C)``: :attr:`_Union.targets` per seed, regression columns standardised with
+    that seed's training mean and sd (the scale the E head regresses, :mod:`emomtl.model.heads`);
+    computed once per run instead of once per batch. ``owner (N, k)`` float one-hot of each row's
+    task; ``counts (k,)`` rows per task.
+    """
+
+    def __init__(self, union: _Union, model: BatchedMultiTaskNet, tasks: Sequence[Task]) -> None:
+        self.columns = union.columns
+        targets = union.targets.expand(model.n_seeds, *union.targets.shape).clone()
+        for task in tasks:
+            if task.kind == "regression":
+                cols = union.columns[task.code]
+                mean, std = model.target_stats(task.code)
+                targets[..., cols] = (targets[..., cols] - mean) / std
+        self.targets = targets
+        self.owner = F.one_hot(union.task_index, len(tasks)).float()
+        self.counts = self.owner.sum(dim=0)
+
+    def keep_seeds(self, rows: Tensor) -> None:
+        """Keep only seeds ``rows`` (see :meth:`BatchedMultiTaskNet.keep_seeds`)."""
+        self.targets = self.targets[rows]
+
+    def batches(self, batches: Sequence[Tensor]) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """For an epoch's index batches ``(S, b)``: ``(idx, targets (S, b, C), owner (S, b, k))``,
+        gathered with one indexing op per epoch rather than per step."""
+        order = torch.cat(list(batches), dim=1)
+        width = self.targets.shape[-1]
+        targets = self.targets.gather(1, order.unsqueeze(-1).expand(-1, -1, width))
+        sizes = [b.shape[1] for b in batches]
+        owners = self.owner[order].split(sizes, dim=1)
+        yield from zip(batches, targets.split(sizes, dim=1), owners, strict=True)
+
+
+def _gather_rows(features: Tensor, idx: Tensor) -> Tensor:
+    """``features[idx]`` for ``idx (S, b)`` -> ``(S, b, d)`` (``index_select``: several times
+    faster than advanced indexing for a batch)."""
+    return features.index_select(0, idx.flatten()).view(*idx.shape, features.shape[1])
+
+
+def _task_losses(
+    model: BatchedMultiTaskNet,
+    tasks: Sequence[Task],
+    columns: Mapping[str, slice],
+    raw: Tensor,
+    targets: Tensor,
+    owner: Tensor,
+    scale: float | Tensor,
+) -> Tensor:
+    """``L (S, k)`` with ``L_i = sum_{rows j of task i} loss_i(raw_j, target_j) / scale``.
+
+    Every row of ``raw (S, n, L)`` is scored by every task's loss (a few columns each) against
+    ``targets (S, n, C)`` (regression standardised, see :class:`_SeedTargets`) and ``owner
+    (S|1, n, k)`` keeps each row's own task. ``scale`` is the batch size for training (paper
+    Sec. 4: a task's mean loss times its share of the batch) or ``counts (k,)`` for a mean.
+    """
+    per_task = []
+    for task in tasks:
+        target = targets[..., columns[task.code]]
+        target = target[..., 0].long() if task.kind == "multiclass" else target
+        per_task.append(per_sample_loss(task, raw[..., model.slices[task.code]], target))
+    return (torch.stack(per_task, dim=-1) * owner).sum(dim=1) / scale
 
 
 def _batch_losses(
@@ -199,19 +268,14 @@ def _batch_losses(
     idx: Tensor,
     generators: Sequence[torch.Generator] | None,
 ) -> tuple[Tensor, Tensor]:
-    """Paper Sec. 4 batch losses: ``L (S, k)`` with ``L_i = sum of task i's sample losses / b``,
-    and ``present (S, k)``, whether task i had any sample in the seed's batch."""
-    raw = model(union.features[idx], generators)
-    targets, owner = union.targets[idx], union.task_index[idx]
-    losses, present = [], []
-    for i, task in enumerate(tasks):
-        target = targets[..., union.columns[task.code]]
-        target = target[..., 0].long() if task.kind == "multiclass" else target
-        mask = owner == i
-        sample_loss = _task_loss(model, task, raw[..., model.slices[task.code]], target)
-        losses.append((sample_loss * mask).sum(dim=1) / idx.shape[1])
-        present.append(mask.any(dim=1))
-    return torch.stack(losses, dim=1), torch.stack(present, dim=1)
+    """Paper Sec. 4 batch losses of one batch ``idx (S, b)``: ``L (S, k)`` with
+    ``L_i = sum of task i's sample losses / b``, and ``present (S, k)``, whether task i had any
+    sample in the seed's batch. (The training loop runs the same code per epoch's batches.)"""
+    seed_targets = _SeedTargets(union, model, tasks)
+    ((_, targets, owner),) = seed_targets.batches([idx])
+    raw = model(_gather_rows(union.features, idx), generators)
+    losses = _task_losses(model, tasks, union.columns, raw, targets, owner, idx.shape[1])
+    return losses, owner.any(dim=1)
 
 
 @torch.no_grad()
@@ -225,7 +289,12 @@ def _evaluate(
         x, y = data[task.code].features[split], data[task.code].targets[split]
         raw = model(x)[..., model.slices[task.code]]
         y = y.long() if task.kind == "multiclass" else y.float()
-        losses.append(_task_loss(model, task, raw, y.expand(model.n_seeds, *y.shape)).mean(dim=1))
+        if task.kind == "regression":
+            mean, std = model.target_stats(task.code)
+            y = (y - mean) / std
+        else:
+            y = y.expand(model.n_seeds, *y.shape)
+        losses.append(per_sample_loss(task, raw, y).mean(dim=1))
         outputs[task.code] = model.activate(task.code, raw)
     return torch.stack(losses, dim=1), outputs
 
@@ -250,11 +319,23 @@ def _split_metrics(
 
 class _Selector:
     """Per-seed early stopping on the summed dev loss and best-epoch snapshots (``sum``), plus
-    per-task snapshots at each task's best dev primary metric (``per-task``)."""
+    per-task snapshots at each task's best dev primary metric (``per-task``).
 
-    def __init__(self, model: BatchedMultiTaskNet, tasks: Sequence[Task], config: TrainConfig):
+    Its per-seed records and snapshots cover every seed of the run (leading axis = position in
+    ``config.seeds``); the model it is shown holds only the ``live`` seeds still training.
+    """
+
+    def __init__(
+        self,
+        model: BatchedMultiTaskNet,
+        tasks: Sequence[Task],
+        config: TrainConfig,
+        data: Mapping[str, TaskData],
+    ):
         n = model.n_seeds
-        self.tasks, self.patience = list(tasks), config.patience
+        self.tasks, self.patience, self.data = list(tasks), config.patience, data
+        self.dev_union = _build_union(tasks, data, "dev")
+        self.dev = _SeedTargets(self.dev_union, model, tasks)
         self.best_loss = torch.full((n,), float("inf"))
         self.best_epoch = torch.zeros(n, dtype=torch.long)
         self.bad_epochs = torch.zeros(n, dtype=torch.long)
@@ -265,58 +346,62 @@ class _Selector:
             self.task_epoch = {t.code: torch.zeros(n, dtype=torch.long) for t in tasks}
             self.task_state = {t.code: _clone(model.state_dict()) for t in tasks}
 
-    def update(
-        self,
-        epoch: int,
-        model: BatchedMultiTaskNet,
-        data: Mapping[str, TaskData],
-        active: Tensor,
-    ) -> Tensor:
-        """Record the epoch for the ``active (S,)`` seeds; return the seeds that stop now."""
-        dev_losses, outputs = _evaluate(model, self.tasks, data, "dev")
-        total = dev_losses.sum(dim=1)
-        improved = active & (total < self.best_loss)
-        _copy_rows(self.state, model.state_dict(), improved)
-        self.best_loss[improved], self.best_epoch[improved] = total[improved], epoch
-        self.bad_epochs[improved] = 0
-        self.bad_epochs[active & ~improved] += 1
+    @torch.no_grad()
+    def dev_losses(self, model: BatchedMultiTaskNet) -> Tensor:
+        """Mean unweighted dev loss ``(S_live, k)``: one forward over every task's dev rows."""
+        model.eval()
+        raw = model(self.dev_union.features)
+        dev = self.dev
+        return _task_losses(model, self.tasks, dev.columns, raw, dev.targets, dev.owner, dev.counts)
+
+    def update(self, epoch: int, model: BatchedMultiTaskNet, live: Tensor) -> Tensor:
+        """Record the epoch for the ``live (S_live,)`` seeds (positions in the run's seed order,
+        one per seed of ``model``); return which of them stop now, ``(S_live,)`` bool."""
+        total = self.dev_losses(model).sum(dim=1)
+        improved = total < self.best_loss[live]
+        _copy_rows(self.state, live[improved], model.state_dict(), improved)
+        self.best_loss[live[improved]], self.best_epoch[live[improved]] = total[improved], epoch
+        self.bad_epochs[live[improved]] = 0
+        self.bad_epochs[live[~improved]] += 1
         if self.per_task:
+            _, outputs = _evaluate(model, self.tasks, self.data, "dev")
             for task in self.tasks:
-                self._update_task(epoch, model, task, data, outputs[task.code], active)
-        return active & (self.bad_epochs >= self.patience)
+                self._update_task(epoch, model, task, outputs[task.code], live)
+        return self.bad_epochs[live] >= self.patience
+
+    def keep_seeds(self, rows: Tensor) -> None:
+        """The model now holds only its seeds ``rows``."""
+        self.dev.keep_seeds(rows)
 
     def _update_task(
-        self,
-        epoch: int,
-        model: BatchedMultiTaskNet,
-        task: Task,
-        data: Mapping[str, TaskData],
-        outputs: Tensor,
-        active: Tensor,
+        self, epoch: int, model: BatchedMultiTaskNet, task: Task, outputs: Tensor, live: Tensor
     ) -> None:
-        targets = data[task.code].targets["dev"]
+        targets = self.data[task.code].targets["dev"]
         value = torch.tensor(
             [
                 task_metrics(task, targets, outputs[s])[task.primary_metric]
                 for s in range(len(outputs))
             ]
         )
-        best = self.task_best[task.code]
+        best = self.task_best[task.code][live]
         better = value > best if task.higher_is_better else value < best
-        improved = active & ~torch.isnan(value) & (torch.isnan(best) | better)
-        _copy_rows(self.task_state[task.code], model.state_dict(), improved)
-        best[improved], self.task_epoch[task.code][improved] = value[improved], epoch
+        improved = ~torch.isnan(value) & (torch.isnan(best) | better)
+        _copy_rows(self.task_state[task.code], live[improved], model.state_dict(), improved)
+        self.task_best[task.code][live[improved]] = value[improved]
+        self.task_epoch[task.code][live[improved]] = epoch
 
 
 def _clone(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {name: value.detach().clone() for name, value in state.items()}
 
 
-def _copy_rows(dest: Mapping[str, Tensor], src: Mapping[str, Tensor], rows: Tensor) -> None:
-    """``dest[name][rows] = src[name][rows]`` for every tensor (leading axis = seed)."""
-    if rows.any():
+def _copy_rows(
+    dest: Mapping[str, Tensor], dest_rows: Tensor, src: Mapping[str, Tensor], src_rows: Tensor
+) -> None:
+    """``dest[name][dest_rows] = src[name][src_rows]`` for every tensor (leading axis = seed)."""
+    if len(dest_rows):
         for name, value in src.items():
-            dest[name][rows] = value.detach()[rows]
+            dest[name][dest_rows] = value.detach()[src_rows]
 
 
 def _init_model(
@@ -410,46 +495,60 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
         for seed in seeds
     ]
     model = _init_model(config, tasks, union, pools, input_dim)
+    selector = _Selector(model, tasks, config, data)
+    train_targets = _SeedTargets(union, model, tasks)
+    # ``net`` trains the live seeds only; ``model`` keeps every seed for the final evaluation.
+    net = copy.deepcopy(model)
     weighting = WEIGHTINGS[config.weighting].from_config(
         config, n_seeds=len(seeds), n_tasks=len(tasks)
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )
     sampler = SAMPLERS[config.sampling](
         pools, config.batch_size, [seed_generator(s, _ORDER) for s in seeds]
     )
     dropout_generators = [seed_generator(s, _DROPOUT) for s in seeds] if config.dropout else None
-    selector = _Selector(model, tasks, config)
-    trainable = [*model.parameters(), *weighting.parameters()]
-    frozen = [t.detach().clone() for t in trainable]
-    active = torch.ones(len(seeds), dtype=torch.bool)
-    epochs_run, steps_run = [config.epochs] * len(seeds), [0] * len(seeds)
-    applied: list[Tensor] = []
+    live = torch.arange(len(seeds))  # positions (in ``seeds``) of the seeds still training
+    epochs_run = [config.epochs] * len(seeds)
+    applied: list[list[Tensor]] = [[] for _ in seeds]  # per seed, (steps, k) chunks per epoch
 
     with _progress(progress) as bar:
         job = bar.add_task(f"training {config.tasks}", total=config.epochs) if bar else None
         for epoch in range(1, config.epochs + 1):
-            model.train()
-            for idx in sampler.epoch():
-                losses, present = _batch_losses(model, tasks, union, idx, dropout_generators)
-                applied.append(weighting.backward(losses, model.base_weight, present))
+            net.train()
+            epoch_applied = []
+            for idx, targets, owner in train_targets.batches(sampler.epoch()):
+                x = _gather_rows(union.features, idx)
+                raw, z = net(x, dropout_generators, return_preactivation=True)
+                losses = _task_losses(net, tasks, union.columns, raw, targets, owner, idx.shape[1])
+                shared = SharedLayer(net.base_weight, x, z)
+                epoch_applied.append(weighting.backward(losses, shared, owner.any(dim=1)))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                if not active.all():  # keep stopped seeds frozen
-                    with torch.no_grad():
-                        for value, snapshot in zip(trainable, frozen, strict=True):
-                            value[~active] = snapshot[~active]
-            stopping = selector.update(epoch, model, data, active)
-            for s in stopping.nonzero().flatten().tolist():
-                epochs_run[s], steps_run[s] = epoch, len(applied)
-            for value, snapshot in zip(trainable, frozen, strict=True):
-                snapshot[stopping] = value.detach()[stopping]
-            active &= ~stopping
+            if not weighting.constant:
+                per_seed = torch.stack(epoch_applied, dim=1)  # (S_live, steps, k)
+                for s, trajectory in zip(live.tolist(), per_seed, strict=True):
+                    applied[s].append(trajectory)
+            stopping = selector.update(epoch, net, live)
             if bar is not None:
-                bar.update(job, advance=1, description=f"{config.tasks}: {int(active.sum())} seeds")
-            if not active.any():
-                break
-    for s in active.nonzero().flatten().tolist():
-        epochs_run[s], steps_run[s] = epoch, len(applied)
+                remaining = int((~stopping).sum())
+                bar.update(job, advance=1, description=f"{config.tasks}: {remaining} seeds")
+            if stopping.any():  # drop the stopped seeds: the others train on without them
+                for s in live[stopping].tolist():
+                    epochs_run[s] = epoch
+                keep = (~stopping).nonzero().flatten()
+                live = live[keep]
+                if not len(live):
+                    break
+                net.keep_seeds(keep)
+                keep_optimizer_rows(optimizer, keep)
+                weighting.keep_seeds(keep)
+                sampler.keep_seeds(keep.tolist())
+                train_targets.keep_seeds(keep)
+                selector.keep_seeds(keep)
+                if dropout_generators is not None:
+                    dropout_generators = [dropout_generators[k] for k in keep.tolist()]
 
     model.load_state_dict(selector.state)
     metrics = {split: _split_metrics(model, tasks, data, split) for split in ("dev", "test")}
@@ -467,7 +566,6 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
             task_states[task.code] = selector.task_state[task.code]
         model.load_state_dict(selector.state)
 
-    trajectory = None if weighting.constant else torch.stack(applied).numpy()
     wall = (time.perf_counter() - start) / len(seeds)
     results = []
     for s, seed in enumerate(seeds):
@@ -481,7 +579,7 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
                 train_size={t.code: len(p) for t, p in zip(tasks, pools[s], strict=True)},
                 wall_time_s=wall,
                 state_dict=state,
-                lambdas=None if trajectory is None else trajectory[: steps_run[s], s].copy(),
+                lambdas=None if weighting.constant else torch.cat(applied[s]).numpy(),
                 se_weight=state["se.weight"].numpy() if config.head == "se" else None,
                 task_state_dicts=None
                 if task_states is None

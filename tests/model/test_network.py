@@ -169,3 +169,33 @@ def test_se_head_overfits_all_three_tasks_at_once() -> None:
     assert test["S"]["jaccard"] == 1.0 and test["T"]["accuracy"] == 1.0
     assert test["E"]["rmse"] < 0.05
     assert result.se_weight.shape == (19, 32)
+
+
+def test_keep_seeds_cuts_parameters_and_optimizer_state_in_place() -> None:
+    """Dropping seeds keeps the survivors' values and Adam moments, and training goes on."""
+    from emomtl.model.batched import keep_optimizer_rows
+
+    nets = []
+    for seed in range(3):
+        net = MultiTaskNet(6, "STE")
+        net.reset_parameters(torch.Generator().manual_seed(seed))
+        nets.append(net)
+    model = BatchedMultiTaskNet.stack(nets)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    x = torch.randn(3, 4, 6)
+    model(x).pow(2).sum().backward()
+    optimizer.step()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    moments = optimizer.state[model.base_weight]["exp_avg"].clone()
+    params = list(model.parameters())
+    keep = torch.tensor([0, 2])
+    model.keep_seeds(keep)
+    keep_optimizer_rows(optimizer, keep)
+    assert model.n_seeds == 2 and list(model.parameters()) == params  # same objects
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key][keep]), key
+    assert torch.equal(optimizer.state[model.base_weight]["exp_avg"], moments[keep])
+    optimizer.zero_grad()
+    model(x[keep]).pow(2).sum().backward()
+    optimizer.step()
+    assert model.base_weight.shape == (2, 6, 256)

@@ -7,7 +7,7 @@ import torch
 from emomtl.data.tasks import TASKS
 from emomtl.features.task_data import TaskData
 from emomtl.train import TrainConfig, train
-from emomtl.weighting import WEIGHTINGS, EqualWeighting, GradNorm
+from emomtl.weighting import WEIGHTINGS, EqualWeighting, GradNorm, SharedLayer
 
 
 def _toy_graph(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,3 +130,19 @@ def test_slower_task_gets_more_weight_on_a_two_task_toy() -> None:
         torch.testing.assert_close(torch.from_numpy(lambdas.sum(1)), torch.full((240,), 2.0))
         lam_t, lam_e = lambdas[-20:].mean(0)
         assert lam_t > 1.05 > 0.95 > lam_e
+
+
+def test_shared_layer_norms_equal_autograd_norms_wrt_w() -> None:
+    """||x^T dL/dz|| via Gram matrices equals ||grad_W L|| from autograd, per seed and task."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 7, 4, generator=g)
+    weight = torch.randn(2, 4, 5, generator=g, requires_grad=True)
+    bias = torch.randn(2, 1, 5, generator=g)
+    heads = torch.randn(3, 5, generator=g)
+    z = torch.baddbmm(bias, x, weight)
+    losses = torch.stack([(torch.relu(z) @ heads[i]).pow(2).mean(1) for i in range(3)], dim=1)
+    gn = GradNorm(2, 3)
+    expected = gn.grad_norms(losses, weight)  # one autograd.grad w.r.t. W per task
+    ours = gn.grad_norms(losses, SharedLayer(weight, x, z))
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours[1, 2], torch.autograd.grad(losses[1, 2], weight)[0][1].norm())

@@ -13,6 +13,9 @@ Layout (S seeds, d input, h hidden, L = sum of the tasks' widths):
   columns, so this is exactly one ``Linear(h, l_i)`` per task), or W_SE transposed for SE.
 * ``out_bias (S, 1, L)``: MH only (SE is bias-free, paper Sec. 3.3).
 * buffers ``target_mean_<code>`` / ``target_std_<code>`` ``(S, 1, l_i)`` for regression tasks.
+
+Seeds that have stopped training are dropped with :meth:`BatchedMultiTaskNet.keep_seeds` (and their
+optimiser state with :func:`keep_optimizer_rows`), so the remaining seeds no longer pay for them.
 """
 
 from __future__ import annotations
@@ -85,35 +88,79 @@ class BatchedMultiTaskNet(nn.Module):
                     out[f"target_{stat}_{task.code}"] = state[f"target_{stat}_{task.code}"][s, 0]
         return {key: value.detach().clone().contiguous() for key, value in out.items()}
 
+    def keep_seeds(self, rows: Tensor) -> None:
+        """Keep only seeds ``rows`` (int64 positions along the seed axis), in place.
+
+        Parameters keep their Python identity (:func:`keep_seed_rows`), so an optimiser over them
+        stays valid once its state is cut the same way (:func:`keep_optimizer_rows`).
+        """
+        for tensor in [*self.parameters(), *self.buffers()]:
+            keep_seed_rows(tensor, rows)
+        self.n_seeds = len(rows)
+
     def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
         """``(mean, std)`` buffers of regression task ``code``, each ``(S, 1, l_i)``."""
         return getattr(self, f"target_mean_{code}"), getattr(self, f"target_std_{code}")
 
-    def forward(self, x: Tensor, generators: Sequence[torch.Generator] | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        generators: Sequence[torch.Generator] | None = None,
+        *,
+        return_preactivation: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Raw outputs of every seed.
 
         Args:
             x: ``(S, b, d)`` one batch per seed, or ``(n, d)`` the same rows for every seed.
             generators: one per seed; they draw the dropout masks when training with dropout > 0
                 (so each seed's masks match its single-seed run).
+            return_preactivation: also return the base layer's pre-activation ``z = x W + b``
+                ``(S, b, h)`` (for :class:`emomtl.weighting.SharedLayer`).
 
         Returns:
-            ``(S, b, L)`` raw outputs; task columns are :attr:`slices`.
+            ``(S, b, L)`` raw outputs (task columns are :attr:`slices`), or ``(raw, z)``.
         """
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.n_seeds, -1, -1)
-        q = torch.relu(torch.baddbmm(self.base_bias, x, self.base_weight))
+        z = torch.baddbmm(self.base_bias, x, self.base_weight)
+        q = torch.relu(z)
         if self.training and self.dropout > 0:
             if generators is None:
                 raise ValueError("dropout > 0 needs one generator per seed")
             keep = torch.stack([torch.rand(q.shape[1:], generator=g) for g in generators])
             q = q * (keep >= self.dropout) / (1.0 - self.dropout)
         if self.out_bias is None:
-            return torch.bmm(q, self.out_weight)
-        return torch.baddbmm(self.out_bias, q, self.out_weight)
+            raw = torch.bmm(q, self.out_weight)
+        else:
+            raw = torch.baddbmm(self.out_bias, q, self.out_weight)
+        return (raw, z) if return_preactivation else raw
 
     def activate(self, code: str, raw: Tensor) -> Tensor:
         """Activate task ``code``'s raw columns ``(S, n, l_i)`` (E back on the original scale)."""
         task = next(t for t in self.tasks if t.code == code)
         stats = self.target_stats(code) if task.kind == "regression" else (None, None)
         return activate(task, raw, *stats)
+
+
+def keep_seed_rows(tensor: Tensor, rows: Tensor) -> None:
+    """Cut ``tensor`` to ``rows`` along its leading seed axis, in place and keeping the Python
+    object (``torch.utils.swap_tensors``; assigning ``.data`` of another shape would confuse
+    autograd's gradient accumulator). A leaf that requires grad stays one; its grad is dropped."""
+    cut = tensor.detach()[rows].clone()
+    if isinstance(tensor, nn.Parameter):
+        cut = nn.Parameter(cut, requires_grad=tensor.requires_grad)
+    else:
+        cut.requires_grad_(tensor.requires_grad)
+    tensor.grad = None
+    torch.utils.swap_tensors(tensor, cut)
+
+
+def keep_optimizer_rows(optimizer: torch.optim.Optimizer, rows: Tensor) -> None:
+    """Cut every per-parameter state tensor of ``optimizer`` (e.g. Adam's moments) to seeds
+    ``rows`` along its leading seed axis; scalar state such as Adam's ``step`` is shared by all
+    seeds and stays. Pair with :meth:`BatchedMultiTaskNet.keep_seeds`."""
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, Tensor) and value.dim() > 0:
+                state[key] = value[rows]

@@ -4,10 +4,10 @@
 ``WEIGHTINGS[key].from_config(config, n_seeds=..., n_tasks=...)``.
 """
 
-from emomtl.weighting.base import Weighting
+from emomtl.weighting.base import SharedLayer, Weighting
 from emomtl.weighting.equal import EqualWeighting
 from emomtl.weighting.gradnorm import GradNorm
 
 WEIGHTINGS: dict[str, type[Weighting]] = {"equal": EqualWeighting, "gradnorm": GradNorm}
 
-__all__ = ["WEIGHTINGS", "EqualWeighting", "GradNorm", "Weighting"]
+__all__ = ["WEIGHTINGS", "EqualWeighting", "GradNorm", "SharedLayer", "Weighting"]

@@ -9,12 +9,32 @@ trainer can record the trajectory (paper Fig. 3). Everything is batched over see
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from torch import Tensor
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.train import TrainConfig
+
+
+@dataclass
+class SharedLayer:
+    """One batch through the shared base layer ``z = x W + b`` (then ReLU), batched over seeds.
+
+    Lets a weighting get per-task gradient norms w.r.t. W without a full backward per task:
+    ``grad_W L = x^T dL/dz``, so ``||grad_W L||_F^2 = sum((x x^T) * (g g^T))`` with
+    ``g = dL/dz`` (:func:`weight_grad_norms`).
+
+    Attributes:
+        weight: ``(S, d, h)`` W, a leaf that receives the network's gradient.
+        inputs: ``(S, b, d)`` the batch's features x (constants).
+        output: ``(S, b, h)`` the pre-activation z, in the graph of the losses.
+    """
+
+    weight: Tensor
+    inputs: Tensor
+    output: Tensor
 
 
 class Weighting(ABC):
@@ -35,12 +55,14 @@ class Weighting(ABC):
         return cls(n_seeds, n_tasks)
 
     @abstractmethod
-    def backward(self, losses: Tensor, shared: Tensor, present: Tensor) -> Tensor:
+    def backward(self, losses: Tensor, shared: Tensor | SharedLayer, present: Tensor) -> Tensor:
         """Backpropagate ``sum_{s,i} lambda_{s,i} L_{s,i}`` into the network.
 
         Args:
             losses: ``(S, k)`` per-seed, per-task batch losses, attached to the graph.
-            shared: ``(S, d, h)`` the shared base layer's weight W (GradNorm's reference).
+            shared: the shared base layer: its weight W ``(S, d, h)`` (GradNorm's reference), or
+                a :class:`SharedLayer` with W, the batch's inputs and pre-activations (same W,
+                cheaper per-task gradient norms).
             present: ``(S, k)`` bool, whether the task had samples in the seed's batch.
 
         Returns:
@@ -50,3 +72,8 @@ class Weighting(ABC):
     def parameters(self) -> list[Tensor]:
         """The method's own trainable state, each with a leading seed axis (default: none)."""
         return []
+
+    def keep_seeds(self, rows: Tensor) -> None:
+        """Keep only seeds ``rows`` (int64 positions along the seed axis) of every per-seed state;
+        the trainer calls it when seeds stop early. Methods with per-seed state extend it."""
+        self.n_seeds = len(rows)

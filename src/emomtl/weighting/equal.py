@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from emomtl.weighting.base import Weighting
+from emomtl.weighting.base import SharedLayer, Weighting
 
 
 class EqualWeighting(Weighting):
@@ -13,6 +13,6 @@ class EqualWeighting(Weighting):
 
     constant = True
 
-    def backward(self, losses: Tensor, shared: Tensor, present: Tensor) -> Tensor:
+    def backward(self, losses: Tensor, shared: Tensor | SharedLayer, present: Tensor) -> Tensor:
         losses.sum().backward()
         return torch.ones_like(losses, requires_grad=False)
