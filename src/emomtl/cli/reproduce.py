@@ -1,0 +1,147 @@
+"""``emomtl reproduce``: run the paper's grid (or its quick subset), resume, build the report."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emomtl.cli import app
+from emomtl.cli.common import CacheDirOption, DataDirOption, console, err_console, fail
+
+
+@app.command()
+def reproduce(
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="Registry name (minilm, mpnet), model dir or hub id.")
+    ] = "minilm",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
+        ),
+    ] = "fp32",
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--seeds",
+            min=1,
+            help="Number of training seeds per setting (0..N-1).",
+            show_default="5, or 2 with --quick",
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Results directory (one subdirectory per setting).")
+    ] = Path("results/paper"),
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="Only the Table 2 rows with 2 seeds: the whole pipeline in minutes."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Recompute finished cells instead of skipping them.")
+    ] = False,
+    sampling: Annotated[
+        str, typer.Option("--sampling", help="Batch sampling: proportional (paper) | balanced.")
+    ] = "proportional",
+    selection: Annotated[
+        str, typer.Option("--selection", help="Model selection: sum (paper) | per-task.")
+    ] = "sum",
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            min=0,
+            help="Torch threads while training (tiny heads: 1 is fastest; 0 = torch default).",
+        ),
+    ] = 1,
+    data_dir: DataDirOption = None,
+    cache_dir: CacheDirOption = None,
+) -> None:
+    """Reproduce the paper's Tables 2-4 and figures: train every missing (setting, seed) cell
+    of the grid, skip finished ones, and write OUT/report.md.
+
+    A killed run resumes where it stopped when started again with the same options.
+    """
+    from emomtl.experiments.grid import QUICK, QUICK_SEEDS, SEEDS, TABLE4
+    from emomtl.experiments.runner import run_grid
+    from emomtl.features.encoders import EncoderError, EncoderSpec
+
+    settings = QUICK if quick else TABLE4
+    default_seeds = QUICK_SEEDS if quick else SEEDS
+    seed_list = default_seeds if seeds is None else tuple(range(seeds))
+    overrides = {"sampling": sampling, "selection": selection}
+    try:
+        spec = EncoderSpec(name=encoder, precision=precision)
+        settings[0].train_config(seed_list, **overrides)  # validates the options up front
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"[bold]emomtl reproduce[/]: {len(settings)} settings x {len(seed_list)} seeds, "
+        f"encoder {spec.name} ({spec.precision}) -> {out}"
+    )
+    try:
+        summary = run_grid(
+            settings,
+            out_dir=out,
+            seeds=seed_list,
+            encoder=spec,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            train_overrides=overrides,
+            overwrite=overwrite,
+            progress=True,
+            train_threads=threads or None,
+            command=_command_line(
+                encoder=encoder,
+                precision=precision,
+                seeds=len(seed_list),
+                out=out,
+                quick=quick,
+                sampling=sampling,
+                selection=selection,
+                threads=threads,
+                data_dir=data_dir,
+                cache_dir=cache_dir,
+            ),
+        )
+    except (ValueError, EncoderError) as exc:  # missing corpora or model: nothing was trained
+        raise fail(str(exc)) from exc
+
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.stages.items())
+    stages += f"; total {summary.total_s:.1f} s"
+    console.print(
+        f"{summary.cells_trained} cell(s) trained, {summary.cells_skipped} already finished; "
+        f"{stages}"
+    )
+    if summary.report_path is not None:
+        console.print(f"report: [bold]{summary.report_path}[/]")
+    if summary.ok:
+        return
+    for outcome in summary.failures:
+        err_console.print(f"[bold red]failed:[/] {outcome.setting.name}: {outcome.error}")
+    if summary.report_error:
+        err_console.print(f"[bold red]report failed:[/] {summary.report_error}")
+    what = [f"{len(summary.failures)} setting(s)"] if summary.failures else []
+    what += ["the report"] if summary.report_error else []
+    raise fail(
+        f"{' and '.join(what)} failed (tracebacks in {out / 'timings.json'}); finished cells are "
+        "kept - rerun the same command to retry only what is missing"
+    )
+
+
+def _command_line(*, quick: bool, **options: object) -> str:
+    """The ``emomtl reproduce`` command with every resolved option, for ``command.txt``.
+
+    Rebuilt from the parsed values (not ``sys.argv``) so it is exact however the command was
+    invoked, and reruns the same grid with the same settings. ``--overwrite`` is left out: a
+    rerun should resume, not recompute.
+    """
+    parts = ["emomtl", "reproduce", *(["--quick"] if quick else [])]
+    for name, value in options.items():
+        if value is not None:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join(parts)

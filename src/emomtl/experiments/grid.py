@@ -1,0 +1,164 @@
+"""The paper's experiment grid as constants: the 20 settings of Table 4 and their subsets.
+
+A :class:`Setting` is one row of the paper's Table 4: a task string, a head (``mh`` or ``se``) and a
+loss weighting (``equal`` or ``gradnorm``). Every setting is run over the seeds in :data:`SEEDS`.
+
+- :data:`TABLE4`: all 20 rows, in the paper's order (Appendix, Table 4).
+- :data:`TABLE2`: the rows of Table 2 (STL baselines and MH ``xS+T+E``); also the ``--quick`` grid.
+- :data:`TABLE3`: the rows of Table 3 (GradNorm, shared embedding and both, on ``0.1S+T+E`` and
+  ``S+T+E``).
+
+Settings are plain data; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from emomtl.data.tasks import format_task_spec, parse_task_spec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emomtl.train import TrainConfig
+
+#: Training seeds of the full grid (the paper reports 5 runs per setting).
+SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+#: Training seeds of the ``--quick`` grid.
+QUICK_SEEDS: tuple[int, ...] = (0, 1)
+
+_HEADS = ("mh", "se")
+_METHODS = {
+    ("mh", "equal"): "MH",
+    ("mh", "gradnorm"): "GN",
+    ("se", "equal"): "SE",
+    ("se", "gradnorm"): "SE+GN",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One experiment setting (a row of the paper's Table 4).
+
+    Attributes:
+        tasks: task string, normalised to the canonical form of
+            :func:`emomtl.data.tasks.format_task_spec` (e.g. ``"0.1S+T+E"``).
+        head: ``mh`` (one head per task) or ``se`` (shared embedding layer).
+        weighting: key of :data:`emomtl.weighting.WEIGHTINGS` (``equal`` or ``gradnorm``).
+    """
+
+    tasks: str
+    head: str = "mh"
+    weighting: str = "equal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", format_task_spec(parse_task_spec(self.tasks)))
+        if self.head not in _HEADS:
+            raise ValueError(f"setting {self.tasks!r}: head {self.head!r} is not one of {_HEADS}")
+        if not self.weighting or not self.weighting.replace("_", "").isalnum():
+            raise ValueError(f"setting {self.tasks!r}: weighting {self.weighting!r} is not a key")
+
+    @property
+    def codes(self) -> list[str]:
+        """Task codes of the setting in canonical order, e.g. ``["S", "T", "E"]``."""
+        return [selection.task.code for selection in parse_task_spec(self.tasks)]
+
+    @property
+    def is_stl(self) -> bool:
+        """True for a single-task (STL) baseline."""
+        return len(self.codes) == 1
+
+    @property
+    def method(self) -> str:
+        """The paper's *Method* column: ``MH``, ``GN``, ``SE`` or ``SE+GN``.
+
+        STL rows are labelled ``MH`` as in the paper's Table 4 (the network with one head).
+        Unknown weightings are named after their key, e.g. ``mh-uw``.
+        """
+        return _METHODS.get((self.head, self.weighting), f"{self.head}-{self.weighting}")
+
+    @property
+    def name(self) -> str:
+        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"``."""
+        return f"{self.tasks} {self.method}"
+
+    @property
+    def slug(self) -> str:
+        """Directory name of the setting, e.g. ``"mh-equal__0.1S+T+E"``.
+
+        Uses only letters, digits, ``.``, ``+``, ``-`` and ``_``, which are safe on every common
+        filesystem, and stays readable.
+        """
+        return f"{self.head}-{self.weighting}__{self.tasks}"
+
+    def train_config(self, seeds: tuple[int, ...] = SEEDS, **overrides: Any) -> TrainConfig:
+        """The :class:`~emomtl.train.TrainConfig` of this setting for ``seeds``.
+
+        ``overrides`` set any other field (e.g. ``sampling="balanced"``); they may not change the
+        setting's own tasks, head or weighting.
+        """
+        from emomtl.train import TrainConfig
+
+        clash = {"tasks", "head", "weighting", "seeds"} & overrides.keys()
+        if clash:
+            raise ValueError(f"overrides may not set {sorted(clash)}; they define the setting")
+        return TrainConfig(
+            tasks=self.tasks,
+            head=self.head,
+            weighting=self.weighting,
+            seeds=tuple(seeds),
+            **overrides,
+        )
+
+
+def _row(tasks: str, method: str = "MH") -> Setting:
+    head, weighting = next(key for key, value in _METHODS.items() if value == method)
+    return Setting(tasks, head, weighting)
+
+
+#: STL baselines (Table 4, rows "T", "E", "(0.1 S)", "(0.5 S)", "S").
+STL: tuple[Setting, ...] = (_row("T"), _row("E"), _row("0.1S"), _row("0.5S"), _row("S"))
+
+#: All 20 rows of the paper's Table 4, in its order.
+TABLE4: tuple[Setting, ...] = (
+    _row("T"),
+    _row("E"),
+    *(
+        _row(f"{fraction}S{rest}")
+        for fraction in ("0.1", "0.5", "")
+        for rest in ("", "+T", "+E", "+T+E")
+    ),
+    *(
+        _row(f"{fraction}S+T+E", method)
+        for method in ("GN", "SE", "SE+GN")
+        for fraction in ("0.1", "")
+    ),
+)
+
+#: The rows of Table 2: STL baselines and MH-MTL ``xS+T+E`` for x in {0.1, 0.5, 1}.
+TABLE2: tuple[Setting, ...] = tuple(
+    s for s in TABLE4 if s.method == "MH" and (s.is_stl or s.tasks.endswith("S+T+E"))
+)
+
+#: The rows of Table 3: GN, SE and SE+GN on ``0.1S+T+E`` and ``S+T+E``.
+TABLE3: tuple[Setting, ...] = tuple(s for s in TABLE4 if s.method != "MH")
+
+#: The ``--quick`` grid: the Table 2 rows (run with :data:`QUICK_SEEDS`).
+QUICK: tuple[Setting, ...] = TABLE2
+
+#: Named grids for the command line.
+GRIDS: dict[str, tuple[Setting, ...]] = {
+    "table4": TABLE4,
+    "table2": TABLE2,
+    "table3": TABLE3,
+    "quick": QUICK,
+    "stl": STL,
+}
+
+
+def setting_from_slug(slug: str) -> Setting:
+    """Inverse of :attr:`Setting.slug`: ``"se-gradnorm__S+T+E" -> Setting("S+T+E", "se", ...)``."""
+    prefix, sep, tasks = slug.partition("__")
+    head, dash, weighting = prefix.partition("-")
+    if not sep or not dash:
+        raise ValueError(f"{slug!r} is not a setting directory name like 'mh-equal__0.1S+T+E'")
+    return Setting(tasks, head, weighting)

@@ -1,0 +1,519 @@
+"""Run an experiment grid with resume: the engine of ``emomtl reproduce``.
+
+:func:`run_grid` loads the features of every task the grid needs once (the encoder runs at most
+once per corpus, through the feature cache), then for each setting trains only the seeds whose cell
+is not finished - all of them together as one batched model - and writes them with
+:mod:`emomtl.experiments.store`. A cell ``(setting, seed)`` is finished when
+``<out_dir>/<setting.slug>/seed_<k>/metrics.json`` exists, so a killed run resumes where it stopped
+and loses nothing that finished; ``overwrite=True`` recomputes every cell.
+
+An exception in one setting is recorded and the grid goes on with the others; the caller decides how
+to fail (``emomtl reproduce`` exits non-zero listing them). Beside the settings, the results
+directory receives ``timings.json`` (wall time per stage and per setting) and ``machine.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from emomtl.experiments import store
+from emomtl.experiments.grid import SEEDS, Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.progress import Progress
+
+    from emomtl.features.encoders import EncoderSpec
+    from emomtl.features.task_data import TaskData
+    from emomtl.train import TrainConfig, TrainOutput
+
+TIMINGS_FILE = "timings.json"
+MACHINE_FILE = "machine.json"
+
+
+class TrainFn(Protocol):
+    """Signature of :func:`emomtl.train.train` (injectable for tests and benchmarks)."""
+
+    def __call__(self, config: TrainConfig, data: Mapping[str, TaskData]) -> TrainOutput: ...
+
+
+class WriteFn(Protocol):
+    """Writes the finished seeds of one setting, its config, command line and aggregates."""
+
+    def __call__(
+        self,
+        setting_dir: Path,
+        output: TrainOutput,
+        *,
+        config: TrainConfig,
+        encoder: EncoderSpec,
+        data_options: dict[str, Any],
+        command: str | None,
+    ) -> None: ...
+
+
+LoadFn = Callable[..., "dict[str, TaskData]"]
+ReportFn = Callable[[Path], Path]
+
+
+@dataclass
+class SettingOutcome:
+    """What happened to one setting in one invocation.
+
+    Attributes:
+        setting: the setting.
+        trained: seeds trained (and written) now.
+        skipped: seeds whose cell was already finished.
+        wall_time_s: time spent on the setting now (training and writing).
+        error: one-line description of the failure, ``None`` on success.
+        traceback: the full traceback of the failure.
+    """
+
+    setting: Setting
+    trained: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the setting did not fail."""
+        return self.error is None
+
+
+@dataclass
+class GridSummary:
+    """The result of :func:`run_grid`.
+
+    Attributes:
+        out_dir: the results directory.
+        outcomes: one entry per setting, in grid order.
+        stages: wall time in seconds per stage of this invocation: ``encode`` (feature loading,
+            encoding on a cache miss; 0 when nothing had to be trained), ``train`` (training and
+            writing) and, when the report was built, ``report``.
+        train_threads: torch threads used for training (``None``: torch's default).
+        total_s: wall time of the whole invocation.
+        report_path: the report written at the end, if any.
+        report_error: why the report could not be built, if it failed.
+    """
+
+    out_dir: Path
+    outcomes: list[SettingOutcome]
+    stages: dict[str, float]
+    train_threads: int | None = None
+    total_s: float = 0.0
+    report_path: Path | None = None
+    report_error: str | None = None
+
+    @property
+    def failures(self) -> list[SettingOutcome]:
+        """The settings that failed."""
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when every setting and the report succeeded."""
+        return not self.failures and self.report_error is None
+
+    @property
+    def cells_trained(self) -> int:
+        """Number of (setting, seed) cells trained in this invocation."""
+        return sum(len(o.trained) for o in self.outcomes)
+
+    @property
+    def cells_skipped(self) -> int:
+        """Number of cells found finished and skipped."""
+        return sum(len(o.skipped) for o in self.outcomes)
+
+
+def missing_seeds(setting_dir: Path, seeds: Iterable[int], *, overwrite: bool = False) -> list[int]:
+    """The seeds of ``seeds`` whose cell under ``setting_dir`` still has to be trained.
+
+    A cell is finished when its ``seed_<k>/metrics.json`` exists (written last and atomically by
+    :func:`emomtl.experiments.store.write_seed`).
+    """
+    done = set() if overwrite else set(store.finished_seeds(setting_dir))
+    return [s for s in seeds if s not in done]
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, torch / python versions and platform of this machine."""
+    import torch
+
+    import emomtl
+
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "emomtl": emomtl.__version__,
+    }
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def store_write(
+    setting_dir: Path,
+    output: TrainOutput,
+    *,
+    config: TrainConfig,
+    encoder: EncoderSpec,
+    data_options: dict[str, Any],
+    command: str | None,
+) -> None:
+    """Default :class:`WriteFn`: the run directory layout of :mod:`emomtl.experiments.store`.
+
+    Writes ``config.json`` (with the setting's full seed list) and ``command.txt``, every trained
+    seed (tensors first, ``metrics.json`` last), then ``results.json`` over all finished seeds of
+    the setting that belong to ``config.seeds``.
+    """
+    store.write_config(
+        setting_dir, config, encoder_spec=encoder, data_options=data_options, command=command
+    )
+    for result in output.seeds:
+        store.write_seed(setting_dir, result)
+    done = set(store.finished_seeds(setting_dir))
+    store.write_results(setting_dir, [s for s in config.seeds if s in done])
+
+
+def run_grid(
+    settings: Sequence[Setting],
+    *,
+    out_dir: Path,
+    seeds: Sequence[int] = SEEDS,
+    encoder: EncoderSpec | None = None,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    tales_split: str = "sentence",
+    emobank_split: str = "official",
+    train_overrides: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    report: bool = True,
+    train_threads: int | None = 1,
+    train_fn: TrainFn | None = None,
+    load_fn: LoadFn | None = None,
+    write_fn: WriteFn | None = None,
+    report_fn: ReportFn | None = None,
+) -> GridSummary:
+    """Train every missing (setting, seed) cell of a grid and write it under ``out_dir``.
+
+    Args:
+        settings: the grid, e.g. :data:`emomtl.experiments.grid.TABLE4`.
+        out_dir: results directory; each setting writes ``out_dir / setting.slug``.
+        seeds: training seeds of every setting.
+        encoder: frozen encoder spec (default ``EncoderSpec()``: MiniLM, mean pooling, fp32).
+        data_dir, cache_dir: corpora and feature cache directories (default: environment).
+        tales_split, emobank_split: data split options, recorded in each ``config.json``.
+        train_overrides: other :class:`~emomtl.train.TrainConfig` fields (e.g. ``epochs``).
+        overwrite: recompute finished cells instead of skipping them.
+        progress: show a rich progress display per setting.
+        command: the command line, saved as ``command.txt`` in each setting directory.
+        report: build the report (``report_fn``, default
+            :func:`emomtl.report.build.build_report`) at the end.
+        train_threads: torch intra-op threads during training (restored afterwards; ``None``
+            leaves torch's default). The heads are tiny (batches of 64), so one thread is
+            fastest: measured here, 10 epochs of T took 2.5 s with 1 thread and 25 s with 2 on
+            a busy 2-core machine. Encoding is not affected.
+        train_fn, load_fn, write_fn, report_fn: injectable stages; defaults are
+            :func:`emomtl.train.train`, :func:`emomtl.features.task_data.load_task_data`,
+            :func:`store_write` and :func:`emomtl.report.build.build_report`.
+
+    Returns:
+        The :class:`GridSummary`. Failures of single settings are recorded there, not raised;
+        errors before training (e.g. missing corpora) propagate.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise ValueError("no seeds to run; pass at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds} contain duplicates")
+    if encoder is None:
+        from emomtl.features.encoders import EncoderSpec
+
+        encoder = EncoderSpec()
+    overrides = dict(train_overrides or {})
+    data_options = {"tales_split": tales_split, "emobank_split": emobank_split}
+    console = _console() if progress else None
+    write_json_atomic(out_dir / MACHINE_FILE, machine_info())
+
+    todo = {s: missing_seeds(out_dir / s.slug, seeds, overwrite=overwrite) for s in settings}
+    stages: dict[str, float] = {"encode": 0.0, "train": 0.0}
+    data: dict[str, TaskData] = {}
+    needed = sorted({code for s, m in todo.items() if m for code in s.codes}, key="STE".index)
+    if needed:
+        if load_fn is None:
+            from emomtl.features.task_data import load_task_data as load_fn
+        if console is not None:
+            console.print(
+                f"[bold]Loading features[/] for tasks {', '.join(needed)} ({encoder.name})"
+            )
+        t0 = time.perf_counter()
+        data = load_fn(
+            needed,
+            spec=encoder,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            tales_split=tales_split,
+            emobank_split=emobank_split,
+            progress=progress,
+        )
+        stages["encode"] = time.perf_counter() - t0
+
+    if train_fn is None:
+        from emomtl.train import train as train_fn
+    write = write_fn or store_write
+    outcomes: list[SettingOutcome] = []
+    t0 = time.perf_counter()
+    with _torch_threads(train_threads), _progress(console) as bar:
+        overall = None
+        if bar is not None:
+            total = sum(len(m) for m in todo.values())
+            overall = bar.add_task(f"grid ({len(settings)} settings)", total=total)
+        for setting in settings:
+            outcome = _run_setting(
+                setting,
+                todo[setting],
+                seeds=seeds,
+                setting_dir=out_dir / setting.slug,
+                data=data,
+                encoder=encoder,
+                data_options=data_options,
+                overrides=overrides,
+                command=command,
+                train_fn=train_fn,
+                write_fn=write,
+                bar=bar,
+            )
+            outcomes.append(outcome)
+            if bar is not None and overall is not None:
+                bar.advance(overall, len(outcome.trained))
+            if console is not None:
+                _print_outcome(console, outcome)
+    stages["train"] = time.perf_counter() - t0
+
+    summary = GridSummary(out_dir, outcomes, stages, train_threads=train_threads)
+    summary.total_s = time.perf_counter() - start
+    _write_timings(out_dir, summary)
+    if report:
+        t0 = time.perf_counter()
+        try:
+            if report_fn is None:
+                from emomtl.report.build import build_report as report_fn
+            summary.report_path = report_fn(out_dir)
+        except Exception as exc:  # the results stay; the report can be rebuilt later
+            summary.report_error = f"{type(exc).__name__}: {exc}"
+        stages["report"] = time.perf_counter() - t0
+    summary.total_s = time.perf_counter() - start
+    _write_timings(out_dir, summary)
+    return summary
+
+
+def _run_setting(
+    setting: Setting,
+    missing: list[int],
+    *,
+    seeds: tuple[int, ...],
+    setting_dir: Path,
+    data: Mapping[str, TaskData],
+    encoder: EncoderSpec,
+    data_options: dict[str, Any],
+    overrides: dict[str, Any],
+    command: str | None,
+    train_fn: TrainFn,
+    write_fn: WriteFn,
+    bar: Progress | None,
+) -> SettingOutcome:
+    """Train and write the missing seeds of one setting; record (not raise) a failure."""
+    outcome = SettingOutcome(setting, skipped=[s for s in seeds if s not in missing])
+    if not missing:
+        return outcome
+    task_id = None
+    if bar is not None:
+        task_id = bar.add_task(setting.name, total=len(missing))
+    t0 = time.perf_counter()
+    try:
+        config = setting.train_config(seeds, **overrides)
+        if outcome.skipped:
+            check_compatible(setting_dir, config, encoder, data_options)
+        output = train_fn(
+            replace(config, seeds=tuple(missing)), {c: data[c] for c in setting.codes}
+        )
+        trained = sorted(result.seed for result in output.seeds)
+        if trained != sorted(missing):
+            raise RuntimeError(f"trained seeds {trained} but asked for {sorted(missing)}")
+        write_fn(
+            setting_dir,
+            output,
+            config=config,
+            encoder=encoder,
+            data_options=data_options,
+            command=command,
+        )
+        outcome.trained = list(missing)
+    except Exception as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.traceback = traceback.format_exc()
+    outcome.wall_time_s = time.perf_counter() - t0
+    if bar is not None and task_id is not None:
+        bar.update(task_id, completed=len(outcome.trained), visible=False)
+    return outcome
+
+
+def check_compatible(
+    setting_dir: Path, config: TrainConfig, encoder: EncoderSpec, data_options: dict[str, Any]
+) -> None:
+    """Refuse to add seeds to results that were produced with a different configuration.
+
+    Compares the saved ``config.json`` (training config except its seeds, encoder and data
+    options; only the fields recorded on both sides) with the current ones.
+
+    Raises:
+        ValueError: naming the differing fields and what to do.
+    """
+    path = setting_dir / "config.json"
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text())
+    current = {
+        "train": config.to_dict(),
+        "encoder": asdict(encoder),
+        "data": data_options,
+    }
+    diffs = []
+    for section, values in json.loads(json.dumps(current)).items():
+        recorded = saved.get(section)
+        if not isinstance(recorded, dict):
+            continue
+        for key, value in values.items():
+            if key != "seeds" and key in recorded and recorded[key] != value:
+                diffs.append(f"{section}.{key}: saved {recorded[key]!r}, now {value!r}")
+    if diffs:
+        raise ValueError(
+            f"{setting_dir} holds results of a different configuration ({'; '.join(diffs)}); "
+            "pass --overwrite to recompute them or choose another --out"
+        )
+
+
+def _write_timings(out_dir: Path, summary: GridSummary) -> None:
+    """Write ``timings.json``; settings not trained now keep their previously recorded time.
+
+    ``stages`` holds the stages of this invocation only (their sum is about ``total_s``); on a
+    resumed run ``per_setting`` still lists the time each setting took when it was trained.
+    """
+    path = out_dir / TIMINGS_FILE
+    previous: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text()).get("per_setting", {})
+        except (json.JSONDecodeError, AttributeError):
+            previous = {}
+    per_setting = dict(previous)
+    for o in summary.outcomes:
+        if o.trained or o.error or o.setting.slug not in per_setting:
+            per_setting[o.setting.slug] = {
+                "setting": o.setting.name,
+                "wall_time_s": round(o.wall_time_s, 3),
+                "seeds_trained": o.trained,
+                "seeds_skipped": o.skipped,
+                "error": o.error,
+                "traceback": o.traceback,
+            }
+    payload = {
+        "stages": {k: round(v, 3) for k, v in summary.stages.items()},
+        "total_s": round(summary.total_s, 3),
+        "train_threads": summary.train_threads,
+        "cells_trained": summary.cells_trained,
+        "cells_skipped": summary.cells_skipped,
+        "per_setting": per_setting,
+    }
+    write_json_atomic(path, payload)
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count for the block (``None``: leave it)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _progress(console: Any) -> AbstractContextManager[Any]:
+    if console is None:
+        return nullcontext(None)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_outcome(console: Any, outcome: SettingOutcome) -> None:
+    name = f"{outcome.setting.name:<16}"
+    if outcome.error:
+        console.print(f"[red]x[/] {name} [red]failed[/]: {outcome.error}")
+    elif outcome.trained:
+        extra = f", {len(outcome.skipped)} already done" if outcome.skipped else ""
+        console.print(
+            f"[green]v[/] {name} {len(outcome.trained)} seed(s) in "
+            f"{outcome.wall_time_s:.1f} s{extra}"
+        )
+    else:
+        console.print(f"[dim]= {name} all {len(outcome.skipped)} seed(s) already done[/]")
