@@ -111,7 +111,7 @@ def tiny_output(tasks: str = "S+T+E", n_seeds: int = 2, dim: int = FAKE_DIM) -> 
 
 def make_bundle(directory: Path, tasks: str = "S+T+E", max_length: int = 8, **kwargs) -> Path:
     """Write a tiny bundle for the fake encoder (max_length in fake tokens)."""
-    spec = EncoderSpec(name="fake", max_length=max_length)
+    spec = EncoderSpec(name="fake", max_length=max_length, precision="fp32")
     return write_bundle(
         tiny_output(tasks), directory, encoder=spec, weights_hash=FAKE_HASH, **kwargs
     )

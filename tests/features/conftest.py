@@ -34,7 +34,9 @@ def sentences(data_dir: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def minilm(tmp_path_factory: pytest.TempPathFactory) -> FrozenEncoder:
     """The real MiniLM encoder (fp32, mean pooling), loaded once per session."""
-    encoder = FrozenEncoder(EncoderSpec(), cache_dir=tmp_path_factory.mktemp("encoder-cache"))
+    encoder = FrozenEncoder(
+        EncoderSpec(precision="fp32"), cache_dir=tmp_path_factory.mktemp("encoder-cache")
+    )
     encoder.encode(["warm up"])
     return encoder
 

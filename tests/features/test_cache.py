@@ -40,7 +40,7 @@ def test_texts_hash_sees_order_and_boundaries() -> None:
 
 def test_key_depends_on_every_setting(tmp_path: Path) -> None:
     specs = [
-        EncoderSpec(),
+        EncoderSpec(precision="fp32"),
         EncoderSpec(pooling="cls"),
         EncoderSpec(max_length=64),
         EncoderSpec(precision="bf16"),
@@ -51,12 +51,12 @@ def test_key_depends_on_every_setting(tmp_path: Path) -> None:
 
 
 def test_miss_then_hit_without_encoding(tmp_path: Path, fake_encode) -> None:
-    first = load_or_encode(TEXTS, EncoderSpec(), cache_dir=tmp_path)
+    first = load_or_encode(TEXTS, EncoderSpec(precision="fp32"), cache_dir=tmp_path)
     assert not first.hit and fake_encode.calls == 1
     meta = json.loads((first.path / META_FILE).read_text())
     assert meta["n"] == 4 and meta["d"] == 384 and meta["precision"] == "fp32"
     assert meta["encoder_id"] == "sentence-transformers/all-MiniLM-L6-v2"
-    second = load_or_encode(TEXTS, EncoderSpec(), cache_dir=tmp_path)
+    second = load_or_encode(TEXTS, EncoderSpec(precision="fp32"), cache_dir=tmp_path)
     assert second.hit and fake_encode.calls == 1
     assert torch.equal(first.features, second.features)
     assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]  # no temp left

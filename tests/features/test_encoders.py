@@ -28,7 +28,7 @@ def test_spec_defaults_and_round_trip() -> None:
         "name": "minilm",
         "pooling": "mean",
         "max_length": 128,
-        "precision": "fp32",
+        "precision": "bf16" if cpu_supports_bf16() else "fp32",  # "auto", resolved
     }
     other = EncoderSpec("mpnet", "cls", 64, "bf16")
     assert EncoderSpec.from_dict(other.to_dict()) == other

@@ -26,7 +26,7 @@ def encode(
         typer.Option(
             "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
         ),
-    ] = "fp32",
+    ] = "auto",
     tasks: Annotated[
         str, typer.Option("--tasks", help="Comma-separated task codes or names, e.g. S,T,E.")
     ] = "S,T,E",

@@ -22,7 +22,7 @@ def reproduce(
         typer.Option(
             "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
         ),
-    ] = "fp32",
+    ] = "auto",
     seeds: Annotated[
         int | None,
         typer.Option(

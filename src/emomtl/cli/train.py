@@ -60,7 +60,7 @@ def train(
     encoder: Annotated[
         str, typer.Option("--encoder", help="Encoder registry name/path.")
     ] = "minilm",
-    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | auto.")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | auto.")] = "auto",
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 100,
