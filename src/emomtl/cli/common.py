@@ -27,6 +27,21 @@ CacheDirOption = Annotated[
         show_default=False,
     ),
 ]
+TalesSplitOption = Annotated[
+    str,
+    typer.Option(
+        "--tales-split",
+        help="Tales split: sentence (stratified 8:1:1, the paper's sizes) | story (no story in "
+        "two splits).",
+    ),
+]
+EmobankSplitOption = Annotated[
+    str,
+    typer.Option(
+        "--emobank-split",
+        help="EmoBank split: official (its split column) | paper (dedupe + random 8:1:1).",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

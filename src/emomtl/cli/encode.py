@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import CacheDirOption, DataDirOption, console, fail
+from emomtl.cli.common import (
+    CacheDirOption,
+    DataDirOption,
+    EmobankSplitOption,
+    TalesSplitOption,
+    console,
+    fail,
+)
 
 
 @app.command()
@@ -36,12 +43,8 @@ def encode(
         int | None,
         typer.Option("--batch-size", help="Sentences per forward pass.", show_default="64"),
     ] = None,
-    tales_split: Annotated[
-        str, typer.Option("--tales-split", help="Tales split: sentence | story.")
-    ] = "sentence",
-    emobank_split: Annotated[
-        str, typer.Option("--emobank-split", help="EmoBank split: official | paper.")
-    ] = "official",
+    tales_split: TalesSplitOption = "sentence",
+    emobank_split: EmobankSplitOption = "official",
 ) -> None:
     """Encode every split of the chosen corpora once and store the features in the cache."""
     import time

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import CacheDirOption, DataDirOption, console, err_console, fail
+from emomtl.cli.common import (
+    CacheDirOption,
+    DataDirOption,
+    EmobankSplitOption,
+    TalesSplitOption,
+    console,
+    err_console,
+    fail,
+)
 
 
 @app.command()
@@ -60,6 +68,8 @@ def reproduce(
     ] = 1,
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
+    tales_split: TalesSplitOption = "sentence",
+    emobank_split: EmobankSplitOption = "official",
 ) -> None:
     """Reproduce the paper's Tables 2-4 and figures: train every missing (setting, seed) cell
     of the grid, skip finished ones, and write OUT/report.md.
@@ -91,6 +101,8 @@ def reproduce(
             encoder=spec,
             data_dir=data_dir,
             cache_dir=cache_dir,
+            tales_split=tales_split,
+            emobank_split=emobank_split,
             train_overrides=overrides,
             overwrite=overwrite,
             progress=True,
@@ -104,6 +116,8 @@ def reproduce(
                 sampling=sampling,
                 selection=selection,
                 threads=threads,
+                tales_split=tales_split,
+                emobank_split=emobank_split,
                 data_dir=data_dir,
                 cache_dir=cache_dir,
             ),

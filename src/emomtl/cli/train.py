@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import CacheDirOption, DataDirOption, console, fail
+from emomtl.cli.common import (
+    CacheDirOption,
+    DataDirOption,
+    EmobankSplitOption,
+    TalesSplitOption,
+    console,
+    fail,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.train import TrainOutput
@@ -63,6 +70,8 @@ def train(
     precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | auto.")] = "auto",
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
+    tales_split: TalesSplitOption = "sentence",
+    emobank_split: EmobankSplitOption = "official",
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 100,
     patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience.")] = 10,
     dropout: Annotated[
@@ -127,8 +136,8 @@ def train(
     except ValueError as exc:
         raise fail(str(exc)) from exc
     out = out or Path("runs") / f"{config.head}-{config.weighting}__{config.tasks}"
-    output = _train(config, spec, data_dir, cache_dir, quiet=as_json)
-    data_options = {"tales_split": "sentence", "emobank_split": "official"}
+    data_options = {"tales_split": tales_split, "emobank_split": emobank_split}
+    output = _train(config, spec, data_dir, cache_dir, data_options, quiet=as_json)
     command = shlex.join(["emomtl", *sys.argv[1:]])
     write_run(output, out, encoder_spec=spec, data_options=data_options, command=command)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -146,7 +155,13 @@ def train(
 
 
 def _train(
-    config: Any, spec: Any, data_dir: Path | None, cache_dir: Path | None, *, quiet: bool
+    config: Any,
+    spec: Any,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    data_options: dict[str, str],
+    *,
+    quiet: bool,
 ) -> TrainOutput:
     from emomtl.data.errors import DataError, MissingDataError
     from emomtl.data.tasks import parse_task_spec
@@ -156,8 +171,13 @@ def _train(
     codes = [sel.task.code for sel in parse_task_spec(config.tasks)]
     try:
         data = load_task_data(
-            codes, spec=spec, data_dir=data_dir, cache_dir=cache_dir, progress=not quiet
+            codes,
+            spec=spec,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            progress=not quiet,
+            **data_options,
         )
-    except (DataError, MissingDataError) as exc:
+    except (DataError, MissingDataError, ValueError) as exc:
         raise fail(str(exc)) from exc
     return train(config, data, progress=not quiet)

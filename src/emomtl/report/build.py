@@ -135,7 +135,12 @@ def header(results: Results, title: str) -> str:
     ]
     if results.machine:
         m = results.machine
-        threads = f", torch threads {m['torch_threads']}" if "torch_threads" in m else ""
+        train_threads = (results.timings or {}).get("train_threads")
+        threads = (
+            f", training on {train_threads} torch thread(s)"
+            if train_threads
+            else (f", torch threads {m['torch_threads']}" if "torch_threads" in m else "")
+        )
         rows.append(["Machine", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores{threads}"])
         rows.append(["torch / Python", f"{m.get('torch', '?')} / {m.get('python', '?')}"])
         rows.append(["Platform", str(m.get("platform", "?"))])
