@@ -437,7 +437,8 @@ def _progress(enabled: bool) -> contextlib.AbstractContextManager[Any]:
 
 
 @contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count for the block (``None``: leave it), then restore it."""
     previous = torch.get_num_threads()
     if count is not None:
         torch.set_num_threads(count)
@@ -467,7 +468,7 @@ def train(
     Returns:
         :class:`TrainOutput` with one :class:`SeedResult` per seed, in ``config.seeds`` order.
     """
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         return _train(config, data, progress=progress)
 
 

@@ -27,6 +27,25 @@ CacheDirOption = Annotated[
         show_default=False,
     ),
 ]
+EncoderOption = Annotated[
+    str, typer.Option("--encoder", help="Registry name (minilm, mpnet), model dir or hub id.")
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
+    ),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Bundle directory (default: $EMOMTL_MODEL, else the user cache's "
+        "emomtl/models/default).",
+        show_default=False,
+    ),
+]
 TalesSplitOption = Annotated[
     str,
     typer.Option(

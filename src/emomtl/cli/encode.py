@@ -11,6 +11,8 @@ from emomtl.cli.common import (
     CacheDirOption,
     DataDirOption,
     EmobankSplitOption,
+    EncoderOption,
+    PrecisionOption,
     TalesSplitOption,
     console,
     fail,
@@ -19,21 +21,14 @@ from emomtl.cli.common import (
 
 @app.command()
 def encode(
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Registry name (minilm, mpnet), model dir or hub id.")
-    ] = "minilm",
+    encoder: EncoderOption = "minilm",
     pooling: Annotated[
         str, typer.Option("--pooling", help="Sentence pooling: mean | cls | pooler.")
     ] = "mean",
     max_length: Annotated[
         int, typer.Option("--max-length", help="Truncate sentences to this many tokens.")
     ] = 128,
-    precision: Annotated[
-        str,
-        typer.Option(
-            "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
-        ),
-    ] = "auto",
+    precision: PrecisionOption = "auto",
     tasks: Annotated[
         str, typer.Option("--tasks", help="Comma-separated task codes or names, e.g. S,T,E.")
     ] = "S,T,E",

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import console, err_console, fail
+from emomtl.cli.common import ModelOption, console, err_console, fail
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.predict import EmotionAnalyzer, Prediction
@@ -324,16 +324,7 @@ def predict(
         list[str] | None,
         typer.Argument(help="Texts to analyse (or use --input).", show_default=False),
     ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Bundle directory (default: $EMOMTL_MODEL, else the user cache's "
-            "emomtl/models/default).",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOption = None,
     input_path: Annotated[
         Path | None,
         typer.Option(

@@ -13,6 +13,8 @@ from emomtl.cli.common import (
     CacheDirOption,
     DataDirOption,
     EmobankSplitOption,
+    EncoderOption,
+    PrecisionOption,
     TalesSplitOption,
     console,
     err_console,
@@ -22,15 +24,8 @@ from emomtl.cli.common import (
 
 @app.command()
 def reproduce(
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Registry name (minilm, mpnet), model dir or hub id.")
-    ] = "minilm",
-    precision: Annotated[
-        str,
-        typer.Option(
-            "--precision", help="fp32 | bf16 | auto (bf16 where the CPU has avx512_bf16/AMX)."
-        ),
-    ] = "auto",
+    encoder: EncoderOption = "minilm",
+    precision: PrecisionOption = "auto",
     seeds: Annotated[
         int | None,
         typer.Option(

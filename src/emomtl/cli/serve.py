@@ -5,27 +5,17 @@ Needs the optional extra: ``pip install "emomtl[serve]"``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import err_console, fail
+from emomtl.cli.common import ModelOption, err_console, fail
 
 
 @app.command("serve")
 def serve(
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Bundle directory (default: $EMOMTL_MODEL, else the user cache's "
-            "emomtl/models/default).",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOption = None,
     host: Annotated[
         str, typer.Option("--host", help="Interface to bind; 0.0.0.0 exposes it to the network.")
     ] = "127.0.0.1",

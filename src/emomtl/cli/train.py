@@ -15,6 +15,8 @@ from emomtl.cli.common import (
     CacheDirOption,
     DataDirOption,
     EmobankSplitOption,
+    EncoderOption,
+    PrecisionOption,
     TalesSplitOption,
     console,
     fail,
@@ -64,10 +66,8 @@ def train(
         str, typer.Option("--selection", help="Model selection: sum (paper) | per-task.")
     ] = "sum",
     seeds: Annotated[int, typer.Option("--seeds", help="Train seeds 0..N-1.", min=1)] = 5,
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Encoder registry name/path.")
-    ] = "minilm",
-    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | auto.")] = "auto",
+    encoder: EncoderOption = "minilm",
+    precision: PrecisionOption = "auto",
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",

@@ -14,13 +14,14 @@ directory receives ``timings.json`` (wall time per stage and per setting) and ``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -292,11 +293,13 @@ def run_grid(
         stages["encode"] = time.perf_counter() - t0
 
     if train_fn is None:
-        from emomtl.train import train as train_fn
+        from emomtl.train import train
+
+        train_fn = functools.partial(train, num_threads=train_threads)
     write = write_fn or store_write
     outcomes: list[SettingOutcome] = []
     t0 = time.perf_counter()
-    with _torch_threads(train_threads), _progress(console) as bar:
+    with _progress(console) as bar:
         overall = None
         if bar is not None:
             total = sum(len(m) for m in todo.values())
@@ -459,20 +462,6 @@ def _write_timings(out_dir: Path, summary: GridSummary) -> None:
         "per_setting": per_setting,
     }
     write_json_atomic(path, payload)
-
-
-@contextmanager
-def _torch_threads(count: int | None) -> Iterator[None]:
-    """Set torch's intra-op thread count for the block (``None``: leave it)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _console() -> Any:
