@@ -54,6 +54,16 @@ def test_claim_fails_when_mtl_hurts_the_smallest_fraction(tmp_path: Path, write_
     assert tests[1].holds is False  # the 0.5S gain is larger than at 0.1S
 
 
+def test_no_gain_at_the_smallest_fraction_means_nothing_shrinks(
+    tmp_path: Path, write_run_dir
+) -> None:
+    # MTL hurts everywhere, least at 0.5S and S: smaller losses are not a shrinking benefit
+    _write_s_grid(write_run_dir, tmp_path, {0.1: -0.08, 0.5: -0.04, 1.0: -0.02})
+    tests = claim_tests(collect(tmp_path))
+    assert [t.holds for t in tests] == [False, False, False]
+    assert "no benefit that shrinks" in tests[1].sentence
+
+
 def test_missing_stl_cannot_be_tested(tmp_path: Path, write_run_dir) -> None:
     write_run_dir(tmp_path, "0.1S+T", "MH", range(3), {"S": 0.35})
     tests = claim_tests(collect(tmp_path))

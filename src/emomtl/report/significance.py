@@ -11,8 +11,9 @@ Verdict per fraction:
 - smallest fraction: the claim holds when at least one MTL setting is significantly better than STL
   (p < ``ALPHA``), none is significantly worse, and the mean gain over the MTL settings is the
   largest of all fractions tested;
-- larger fractions: the claim holds when the mean gain is smaller than at the smallest fraction
-  (the benefit shrinks with more S data).
+- larger fractions: the claim holds when MTL gains at the smallest fraction (mean gain > 0) and the
+  mean gain here is smaller (the benefit shrinks with more S data); without a gain at the smallest
+  fraction there is nothing to shrink, and the claim does not hold.
 """
 
 from __future__ import annotations
@@ -190,11 +191,18 @@ def _verdict(test: FractionTest, smallest: FractionTest, tested: list[FractionTe
                 f"({smallest.label}), which is not run; {evidence}."
             )
             return
-        test.holds = test.mean_gain < smallest.mean_gain
-        reason = (
-            f"the gain is {'smaller' if test.holds else 'not smaller'} than at "
-            f"{smallest.label} ({fmt_diff(smallest.mean_gain)})"
-        )
+        if smallest.mean_gain <= 0:
+            test.holds = False
+            reason = (
+                f"MTL does not gain at {smallest.label} either ({fmt_diff(smallest.mean_gain)}), "
+                "so there is no benefit that shrinks with more data"
+            )
+        else:
+            test.holds = test.mean_gain < smallest.mean_gain
+            reason = (
+                f"the gain is {'smaller' if test.holds else 'not smaller'} than at "
+                f"{smallest.label} ({fmt_diff(smallest.mean_gain)})"
+            )
     verdict = "holds" if test.holds else "does not hold"
     test.sentence = f"**{test.label}**: the claim {verdict} here: {reason}; {evidence}."
 
