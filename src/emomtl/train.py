@@ -453,7 +453,7 @@ def train(
     data: Mapping[str, TaskData],
     *,
     progress: bool = False,
-    num_threads: int | None = 1,
+    num_threads: int | None = None,
 ) -> TrainOutput:
     """Train every seed of ``config`` on ``data`` (task code -> :class:`TaskData`) as one model.
 
@@ -462,8 +462,9 @@ def train(
         data: at least the setting's tasks, each with ``train``/``dev``/``test`` splits.
         progress: show a progress bar over epochs.
         num_threads: torch intra-op threads while training (restored afterwards; None = leave
-            torch's setting). Default 1: the ops are tiny (batch 64), and one thread measured
-            several times faster than two on the 2-core reference machine.
+            torch's setting, one per core). Measured on the 2-core reference machine: idle, two
+            threads train about 1.6x faster than one; busy with other processes, one thread was
+            several times faster (the ops are tiny, batch 64), so pass 1 on a shared machine.
 
     Returns:
         :class:`TrainOutput` with one :class:`SeedResult` per seed, in ``config.seeds`` order.

@@ -219,7 +219,7 @@ def run_grid(
     progress: bool = True,
     command: str | None = None,
     report: bool = True,
-    train_threads: int | None = 1,
+    train_threads: int | None = None,
     train_fn: TrainFn | None = None,
     load_fn: LoadFn | None = None,
     write_fn: WriteFn | None = None,
@@ -241,9 +241,10 @@ def run_grid(
         report: build the report (``report_fn``, default
             :func:`emomtl.report.build.build_report`) at the end.
         train_threads: torch intra-op threads during training (restored afterwards; ``None``
-            leaves torch's default). The heads are tiny (batches of 64), so one thread is
-            fastest: measured here, 10 epochs of T took 2.5 s with 1 thread and 25 s with 2 on
-            a busy 2-core machine. Encoding is not affected.
+            leaves torch's default, one per core). On an idle 2-core machine two threads train
+            about 1.6x faster than one; on a machine busy with other work one thread can be
+            several times faster (the ops are tiny and contend for cores). Encoding is not
+            affected.
         train_fn, load_fn, write_fn, report_fn: injectable stages; defaults are
             :func:`emomtl.train.train`, :func:`emomtl.features.task_data.load_task_data`,
             :func:`store_write` and :func:`emomtl.report.build.build_report`.
