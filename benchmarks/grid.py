@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override (default: paper's)")
     parser.add_argument("--skip-loop", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
-    parser.add_argument("--precision", default="fp32", help="encoder precision of the cold run")
+    parser.add_argument("--precision", default="auto", help="encoder precision of the cold run")
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args()
     seeds = tuple(range(args.seeds))
