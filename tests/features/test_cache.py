@@ -112,12 +112,12 @@ def test_consistent_but_wrong_entry_is_rebuilt(
     tmp_path: Path, fake_encode, write, reason: str
 ) -> None:
     """A file whose hash matches meta (as a buggy writer could leave) is still checked."""
-    from emomtl.features.cache import _file_sha256
+    from emomtl.hashing import sha256_file
 
     entry = _entry(tmp_path)
     write(entry / FEATURES_FILE)
     meta = json.loads((entry / META_FILE).read_text())
-    meta["features_sha256"] = _file_sha256(entry / FEATURES_FILE)
+    meta["features_sha256"] = sha256_file(entry / FEATURES_FILE)
     (entry / META_FILE).write_text(json.dumps(meta))
     with pytest.warns(FeatureCacheWarning, match=reason):
         assert not load_or_encode(TEXTS, EncoderSpec(), cache_dir=tmp_path).hit

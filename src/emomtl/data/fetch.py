@@ -24,7 +24,6 @@ is removed once everything is in place.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import shutil
 import tarfile
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 from emomtl.data.checksums import expected_sums
 from emomtl.data.paths import EMOBANK_DIR, SEMEVAL_DIR, SEMEVAL_FILES, TALES_DIR
+from emomtl.hashing import sha256_file
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -118,15 +118,6 @@ def artefact_url(artefact: Artefact, source: str | Path | None) -> str:
     if local.is_dir():
         return (local.resolve() / artefact.name).as_uri()
     return f"{str(source).rstrip('/')}/{artefact.name}"
-
-
-def sha256_file(path: Path) -> str:
-    """Lowercase hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_tree(root: Path, corpus: str, sums: dict[str, str] | None = None) -> list[str]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from emomtl.experiments import store
 from emomtl.experiments.grid import SEEDS, Setting
+from emomtl.experiments.store import write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.progress import Progress
@@ -172,14 +173,6 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
-
-
 def store_write(
     setting_dir: Path,
     output: TrainOutput,
@@ -268,7 +261,7 @@ def run_grid(
     overrides = dict(train_overrides or {})
     data_options = {"tales_split": tales_split, "emobank_split": emobank_split}
     console = _console() if progress else None
-    write_json_atomic(out_dir / MACHINE_FILE, machine_info())
+    write_json(out_dir / MACHINE_FILE, machine_info())
 
     todo = {s: missing_seeds(out_dir / s.slug, seeds, overwrite=overwrite) for s in settings}
     stages: dict[str, float] = {"encode": 0.0, "train": 0.0}
@@ -462,7 +455,7 @@ def _write_timings(out_dir: Path, summary: GridSummary) -> None:
         "cells_skipped": summary.cells_skipped,
         "per_setting": per_setting,
     }
-    write_json_atomic(path, payload)
+    write_json(path, payload)
 
 
 def _console() -> Any:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from emomtl.hashing import sha256_file
+
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.features.encoders import EncoderSpec, FrozenEncoder
 
@@ -84,14 +86,6 @@ def cache_key(meta: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_entry(entry: Path, expected: dict[str, Any]) -> torch.Tensor | None:
     """Load a cache entry if it is complete and matches ``expected``.
 
@@ -143,7 +137,7 @@ def write_entry(entry: Path, features: torch.Tensor, meta: dict[str, Any]) -> No
         save_file({"features": features.contiguous()}, str(tmp / FEATURES_FILE))
         full = {
             **meta,
-            "features_sha256": _file_sha256(tmp / FEATURES_FILE),
+            "features_sha256": sha256_file(tmp / FEATURES_FILE),
             "emomtl_version": emomtl.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from emomtl.features.pooling import POOLINGS, pool
+from emomtl.hashing import sha256_file
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 DEFAULT_BATCH_SIZE = 64
@@ -303,11 +304,7 @@ def _file_sha256(path: Path, memo_dir: Path) -> str:
         value = memo.read_text().strip()
         if re.fullmatch(r"[0-9a-f]{64}", value):
             return value
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = sha256_file(path)
     memo_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=memo_dir)
     with os.fdopen(fd, "w") as out:
