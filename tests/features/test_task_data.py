@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from emomtl.data.errors import MissingDataError
 from emomtl.data.tasks import EMOBANK, SEMEVAL, TALES
 from emomtl.features.task_data import load_task_data, targets_tensor
 
@@ -45,3 +46,12 @@ def test_load_task_data_encodes_each_corpus_once(
         assert again["T"].ids[split] == tales.ids[split]
     # the splits are different rows, not one block repeated
     assert not torch.equal(tales.features["dev"][:10], tales.features["train"][:10])
+
+
+def test_every_missing_corpus_is_listed_in_one_error(tmp_path: Path) -> None:
+    """All missing files of all requested corpora come in one error, before anything loads."""
+    with pytest.raises(MissingDataError) as caught:
+        load_task_data(["S", "T", "E"], data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    for part in ("2018-E-c-En-train.txt", "agree-sent", "emobank.csv", "emomtl data fetch"):
+        assert part in message

@@ -136,9 +136,11 @@ def load_task_data(
         task code -> :class:`TaskData`, in canonical task order (S, T, E).
     """
     from emomtl.data.loading import load_corpus
+    from emomtl.data.paths import require, resolve_data_dir
     from emomtl.data.tasks import TASKS
 
     wanted = {get_task(c).code for c in codes}
+    require(wanted, resolve_data_dir(data_dir))  # one message listing every missing file
     result: dict[str, TaskData] = {}
     for code in (c for c in TASKS if c in wanted):
         corpus = load_corpus(code, data_dir, tales_split=tales_split, emobank_split=emobank_split)
