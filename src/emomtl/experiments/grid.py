@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from emomtl.data.tasks import format_task_spec, parse_task_spec
+from emomtl.report import paper_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.train import TrainConfig
@@ -27,7 +28,8 @@ SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
 
 _HEADS = ("mh", "se")
-_METHODS = {
+#: The paper's method name of each (head, loss weighting) pair.
+METHODS: dict[tuple[str, str], str] = {
     ("mh", "equal"): "MH",
     ("mh", "gradnorm"): "GN",
     ("se", "equal"): "SE",
@@ -74,7 +76,7 @@ class Setting:
         STL rows are labelled ``MH`` as in the paper's Table 4 (the network with one head).
         Unknown weightings are named after their key, e.g. ``mh-uw``.
         """
-        return _METHODS.get((self.head, self.weighting), f"{self.head}-{self.weighting}")
+        return METHODS.get((self.head, self.weighting), f"{self.head}-{self.weighting}")
 
     @property
     def name(self) -> str:
@@ -111,36 +113,22 @@ class Setting:
 
 
 def _row(tasks: str, method: str = "MH") -> Setting:
-    head, weighting = next(key for key, value in _METHODS.items() if value == method)
+    head, weighting = next(key for key, value in METHODS.items() if value == method)
     return Setting(tasks, head, weighting)
 
 
 #: STL baselines (Table 4, rows "T", "E", "(0.1 S)", "(0.5 S)", "S").
 STL: tuple[Setting, ...] = (_row("T"), _row("E"), _row("0.1S"), _row("0.5S"), _row("S"))
 
-#: All 20 rows of the paper's Table 4, in its order.
-TABLE4: tuple[Setting, ...] = (
-    _row("T"),
-    _row("E"),
-    *(
-        _row(f"{fraction}S{rest}")
-        for fraction in ("0.1", "0.5", "")
-        for rest in ("", "+T", "+E", "+T+E")
-    ),
-    *(
-        _row(f"{fraction}S+T+E", method)
-        for method in ("GN", "SE", "SE+GN")
-        for fraction in ("0.1", "")
-    ),
-)
+#: All 20 rows of the paper's Table 4, in its order (the rows of
+#: :data:`emomtl.report.paper_values.TABLE4`, the one place the paper's tables are written down).
+TABLE4: tuple[Setting, ...] = tuple(_row(*row.key) for row in paper_values.TABLE4)
 
 #: The rows of Table 2: STL baselines and MH-MTL ``xS+T+E`` for x in {0.1, 0.5, 1}.
-TABLE2: tuple[Setting, ...] = tuple(
-    s for s in TABLE4 if s.method == "MH" and (s.is_stl or s.tasks.endswith("S+T+E"))
-)
+TABLE2: tuple[Setting, ...] = tuple(_row(*key) for key in paper_values.TABLE2)
 
-#: The rows of Table 3: GN, SE and SE+GN on ``0.1S+T+E`` and ``S+T+E``.
-TABLE3: tuple[Setting, ...] = tuple(s for s in TABLE4 if s.method != "MH")
+#: The rows of Table 3: SE, GN and SE+GN on ``0.1S+T+E`` and ``S+T+E``, in the paper's order.
+TABLE3: tuple[Setting, ...] = tuple(_row(*key) for key in paper_values.TABLE3)
 
 #: The ``--quick`` grid: the Table 2 rows (run with :data:`QUICK_SEEDS`).
 QUICK: tuple[Setting, ...] = TABLE2

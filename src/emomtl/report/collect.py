@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from emomtl.data.tasks import format_task_spec, parse_task_spec
+from emomtl.experiments.grid import METHODS
 from emomtl.report.paper_values import SettingKey
 
 
@@ -24,20 +25,12 @@ class ReportError(Exception):
     """The results directory cannot be turned into a report; the message says why and what to do."""
 
 
-_METHODS = {
-    ("mh", "equal"): "MH",
-    ("mh", "gradnorm"): "GN",
-    ("se", "equal"): "SE",
-    ("se", "gradnorm"): "SE+GN",
-}
-
-
 def method_name(head: str, weighting: str) -> str:
     """The paper's method name for a head and loss weighting: ``("se", "gradnorm") -> "SE+GN"``.
 
     Weightings the paper did not use are named after themselves (``("mh", "uw") -> "MH+UW"``).
     """
-    return _METHODS.get((head, weighting), f"{head.upper()}+{weighting.upper()}")
+    return METHODS.get((head, weighting), f"{head.upper()}+{weighting.upper()}")
 
 
 @dataclass
