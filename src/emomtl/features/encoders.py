@@ -362,6 +362,14 @@ class FrozenEncoder:
         return self._model is not None
 
     @property
+    def tokenizer(self) -> Any:
+        """The encoder's Hugging Face tokenizer (loads the encoder on first use), e.g. for
+        callers that need untruncated token counts with the exact tokenisation used here."""
+        if not self.loaded:
+            self._load()
+        return self._tokenizer
+
+    @property
     def weights_hash(self) -> str:
         """SHA-256 over the weight files (memoised; does not load the model)."""
         if self._weights_hash is None:
