@@ -8,6 +8,7 @@ from emomtl.data.tasks import TASKS
 from emomtl.features.task_data import TaskData
 from emomtl.train import TrainConfig, train
 from emomtl.weighting import WEIGHTINGS, EqualWeighting, GradNorm, SharedLayer
+from emomtl.weighting.gradnorm import owned_grad_norms
 
 
 def _toy_graph(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -146,3 +147,44 @@ def test_shared_layer_norms_equal_autograd_norms_wrt_w() -> None:
     ours = gn.grad_norms(losses, SharedLayer(weight, x, z))
     torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(ours[1, 2], torch.autograd.grad(losses[1, 2], weight)[0][1].norm())
+
+
+def _partitioned_toy() -> tuple[SharedLayer, torch.Tensor, torch.Tensor]:
+    """2 seeds, 3 tasks, 9 rows each owned by one task (as in the trainer's batches)."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 9, 4, generator=g)
+    weight = torch.randn(2, 4, 5, generator=g, requires_grad=True)
+    z = torch.baddbmm(torch.randn(2, 1, 5, generator=g), x, weight)
+    heads = torch.randn(5, 3, generator=g)
+    task = torch.tensor([[0, 1, 2, 0, 1, 2, 0, 0, 1], [2, 2, 1, 0, 0, 1, 1, 2, 0]])
+    owner = torch.nn.functional.one_hot(task, 3).float()
+    per_row = (torch.relu(z) @ heads).pow(2)  # (S, b, k): row j scored by every task's loss
+    losses = (per_row * owner).sum(dim=1) / 9  # L_i over task i's rows only
+    return SharedLayer(weight, x, z, owner), losses, owner
+
+
+def test_one_backward_gradnorm_equals_the_per_task_backward_path() -> None:
+    """With row owners, GradNorm reads G_i off the network's own backward; lambdas, recorded
+    weights and the network's gradient equal the path with one autograd.grad per task."""
+    results = []
+    for with_owner in (False, True):
+        shared, losses, owner = _partitioned_toy()
+        if not with_owner:
+            shared = SharedLayer(shared.weight, shared.inputs, shared.output)
+        gn = GradNorm(2, 3)
+        with torch.no_grad():
+            gn.lambdas.copy_(torch.tensor([[0.5, 1.2, 1.3], [1.0, 0.7, 1.3]]))
+        gn.initial_losses = losses.detach() * 1.5
+        applied = gn.backward(losses, shared, owner.any(dim=1))
+        results.append((applied, gn.lambdas.detach().clone(), shared.weight.grad.clone()))
+    for before, after in zip(*results, strict=True):
+        torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
+
+
+def test_owned_grad_norms_equal_autograd_norms_per_task() -> None:
+    shared, losses, owner = _partitioned_toy()
+    (grad,) = torch.autograd.grad(losses.sum(), shared.output, retain_graph=True)
+    ours = owned_grad_norms(grad, shared.inputs, owner)
+    for i in range(3):
+        (expected,) = torch.autograd.grad(losses[:, i].sum(), shared.weight, retain_graph=True)
+        torch.testing.assert_close(ours[:, i], expected.flatten(1).norm(dim=1))

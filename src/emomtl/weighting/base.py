@@ -26,15 +26,23 @@ class SharedLayer:
     ``grad_W L = x^T dL/dz``, so ``||grad_W L||_F^2 = sum((x x^T) * (g g^T))`` with
     ``g = dL/dz`` (:func:`weight_grad_norms`).
 
+    When every row of the batch belongs to exactly one task (``owner``, as in the trainer: a row's
+    loss is its own task's), the gradient reaching z in the network's one backward pass already
+    holds every task's part, row by row, so the per-task norms cost no extra backward at all
+    (:func:`emomtl.weighting.gradnorm.owned_grad_norms`).
+
     Attributes:
         weight: ``(S, d, h)`` W, a leaf that receives the network's gradient.
         inputs: ``(S, b, d)`` the batch's features x (constants).
         output: ``(S, b, h)`` the pre-activation z, in the graph of the losses.
+        owner: ``(S, b, k)`` float one-hot task of each row, or None when rows are shared by the
+            tasks' losses.
     """
 
     weight: Tensor
     inputs: Tensor
     output: Tensor
+    owner: Tensor | None = None
 
 
 class Weighting(ABC):

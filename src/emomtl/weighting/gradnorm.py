@@ -27,7 +27,10 @@ Implementation notes and deviations, all stated:
   ``L_i(0)`` is the task's loss at the first batch in which it has samples.
 * The lambdas are not clipped at zero (neither paper clips them); ``|lambda_i|`` keeps ``G_i``
   a norm.
-* Speed: given a :class:`~emomtl.weighting.base.SharedLayer` (the trainer passes one), the norms
+* Speed: given a :class:`~emomtl.weighting.base.SharedLayer` with the rows' task ``owner`` (the
+  trainer passes one), there is one backward pass per step, the network's own: a hook keeps the
+  gradient at z, whose rows of task i are ``lambda_i g_i``, and :func:`owned_grad_norms` turns it
+  into ``G_i`` (``norm_i = G_i / |lambda_i|``). Without ``owner``, the norms
   come from ``g_i = dL_i/dz`` at the base layer's pre-activation z = x W + b, a short backward
   through the heads only, as ``||x^T g_i||_F^2 = sum((x x^T) * (g_i g_i^T))``: ``b x b`` Gram
   matrices instead of a ``d x h`` weight gradient per task. Same value up to float round-off
@@ -107,14 +110,28 @@ class GradNorm(Weighting):
 
     def backward(self, losses: Tensor, shared: Tensor | SharedLayer, present: Tensor) -> Tensor:
         applied = self.lambdas.detach().clone()
+        if isinstance(shared, SharedLayer) and shared.owner is not None:
+            # One backward: the network's weighted gradient at z gives G_i = |lambda_i| norm_i.
+            captured: list[Tensor] = []
+            handle = shared.output.register_hook(captured.append)
+            (applied * losses).sum().backward()
+            handle.remove()
+            weighted = owned_grad_norms(captured[0], shared.inputs, shared.owner)
+            norms = torch.where(applied != 0, weighted / applied.abs(), 0.0)
+            self._update_lambdas(norms, losses.detach(), present)
+            return applied
         norms = self.grad_norms(losses, shared).detach()
-        loss_gn = self.gradnorm_loss(norms, losses.detach(), present)
+        self._update_lambdas(norms, losses.detach(), present)
+        (applied * losses).sum().backward()
+        return applied
+
+    def _update_lambdas(self, norms: Tensor, losses: Tensor, present: Tensor) -> None:
+        """One Adam step of the lambdas on ``L_GN``, then renormalise to ``sum_i lambda_i = k``."""
+        loss_gn = self.gradnorm_loss(norms, losses, present)
         (self.lambdas.grad,) = torch.autograd.grad(loss_gn, self.lambdas)
         self.optimizer.step()
         with torch.no_grad():
             self.lambdas.mul_(self.n_tasks / self.lambdas.sum(dim=1, keepdim=True))
-        (applied * losses).sum().backward()
-        return applied
 
 
 def weight_grad_norms(losses: Tensor, shared: SharedLayer) -> Tensor:
@@ -132,3 +149,20 @@ def weight_grad_norms(losses: Tensor, shared: SharedLayer) -> Tensor:
         squared = (gram * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
         norms.append(squared.clamp_min(0).sqrt())
     return torch.stack(norms, dim=1)
+
+
+def owned_grad_norms(grad: Tensor, inputs: Tensor, owner: Tensor) -> Tensor:
+    """``(S, k)`` norms ``||x^T (grad * m_i)||_F`` of each task's part of a gradient at z.
+
+    Args:
+        grad: ``(S, b, h)`` a gradient w.r.t. the pre-activation z = x W + b in which row j comes
+            only from the loss of its own task (rows partition by task).
+        inputs: ``(S, b, d)`` the batch's features x.
+        owner: ``(S, b, k)`` float one-hot task of each row (``m_i`` its column i).
+
+    With ``H = (x x^T) * (grad grad^T)`` ``(S, b, b)``, task i's squared norm is
+    ``m_i^T H m_i``, the sum of H over the pairs of rows that both belong to task i.
+    """
+    gram = torch.bmm(inputs, inputs.transpose(1, 2)) * torch.bmm(grad, grad.transpose(1, 2))
+    squared = (torch.bmm(gram, owner) * owner).sum(dim=1)
+    return squared.clamp_min(0).sqrt()
