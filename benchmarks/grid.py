@@ -4,9 +4,12 @@ Three measurements, same invocation, same machine:
 
 1. **batched** - the Table 4 grid (20 settings x 5 seeds) on cached features, every setting's
    seeds trained as one batched model (:func:`emomtl.train.train` with all seeds), through
-   :func:`emomtl.experiments.runner.run_grid` (writes included, report excluded).
-2. **per-seed loop** - the same grid and seeds, ``train()`` called once per seed (the baseline).
-3. **cold reproduce** - ``emomtl reproduce --quick`` in a subprocess with an empty temporary
+   :func:`emomtl.experiments.runner.run_grid` (writes included, report excluded); one setting
+   after another in this process, torch's default threads (one per core).
+2. **workers** (``--workers 2 ...``) - the same, with that many settings side by side in worker
+   processes (``reproduce --workers``), cores / workers threads each.
+3. **per-seed loop** - the same grid and seeds, ``train()`` called once per seed (the baseline).
+4. **cold reproduce** - ``emomtl reproduce --quick`` in a subprocess with an empty temporary
    feature cache, so the encoder runs (and the model files are resolved) from scratch.
 
 Run by hand, e.g.::
@@ -15,7 +18,8 @@ Run by hand, e.g.::
     python benchmarks/grid.py --loop-grid table2   # a cheaper baseline subset (say so in quotes)
 
 With ``--loop-grid`` the batched time of that subset is the sum of its settings' times inside the
-full batched run. Training runs with one torch thread (the runner's default, as in ``reproduce``).
+full batched run. Speed-ups are against the per-seed loop on the same grid when it ran, and against
+the one-process batched run for the worker rows.
 
 Features for (1) and (2) come from ``$EMOMTL_CACHE`` (encoded first if missing, not timed).
 """
@@ -52,7 +56,13 @@ def per_seed_train(config: Any, data: Any) -> TrainOutput:
 
 
 def time_grid(
-    grid: str, seeds: tuple[int, ...], data: dict, *, loop: bool, epochs: int | None
+    grid: str,
+    seeds: tuple[int, ...],
+    data: dict,
+    *,
+    loop: bool,
+    epochs: int | None,
+    workers: int = 1,
 ) -> tuple[float, int, dict[str, float]]:
     """Run ``grid`` on in-memory features into a temporary directory.
 
@@ -70,6 +80,7 @@ def time_grid(
             report=False,
             load_fn=lambda codes, **_: {c: data[c] for c in codes},
             train_fn=per_seed_train if loop else train,
+            workers=workers,
         )
     if summary.failures:
         raise RuntimeError(
@@ -105,6 +116,9 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override (default: paper's)")
+    parser.add_argument(
+        "--workers", type=int, nargs="*", default=[], help="also time these worker counts (> 1)"
+    )
     parser.add_argument("--skip-loop", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--precision", default="auto", help="encoder precision of the cold run")
@@ -131,6 +145,12 @@ def main() -> None:
     )
     rows.append(("batched seeds", args.grid, cells, batched_s))
     console.print(f"batched: {batched_s:.1f} s for {cells} cells")
+    for workers in args.workers:
+        seconds, n, _ = time_grid(
+            args.grid, seeds, data, loop=False, epochs=args.epochs, workers=workers
+        )
+        rows.append((f"batched seeds, {workers} workers", args.grid, n, seconds))
+        console.print(f"{workers} workers: {seconds:.1f} s for {n} cells")
     if loop_grid != args.grid:  # the loop's subset, timed inside the batched run above
         subset = [s.slug for s in GRIDS[loop_grid]]
         if not set(subset) <= per_setting.keys():
@@ -143,12 +163,19 @@ def main() -> None:
         console.print(f"per-seed loop: {loop_s:.1f} s for {loop_cells} cells")
 
     table = Table(title=f"Grid training on cached features ({len(seeds)} seeds per setting)")
-    for column in ("mode", "grid", "cells", "wall s", "s / cell", "loop / batched"):
-        table.add_column(column, justify="left" if column in ("mode", "grid") else "right")
-    batched_by_grid = {grid: s for mode, grid, _, s in rows if mode.startswith("batched")}
+    for column in ("mode", "grid", "cells", "wall s", "s / cell", "speed-up", "against"):
+        left = column in ("mode", "grid", "against")
+        table.add_column(column, justify="left" if left else "right")
+    loop_by_grid = {grid: s for mode, grid, _, s in rows if mode == "per-seed loop"}
     for mode, grid, n, seconds in rows:
-        ratio = seconds / batched_by_grid[grid] if mode == "per-seed loop" else 1.0
-        table.add_row(mode, grid, str(n), f"{seconds:.1f}", f"{seconds / n:.2f}", f"{ratio:.2f}x")
+        if "workers" in mode:
+            reference, against = batched_s, "batched seeds"
+        elif grid in loop_by_grid:
+            reference, against = loop_by_grid[grid], "per-seed loop"
+        else:
+            reference, against = seconds, "-"
+        speed = f"{reference / seconds:.2f}x"
+        table.add_row(mode, grid, str(n), f"{seconds:.1f}", f"{seconds / n:.2f}", speed, against)
     console.print(table)
 
     if not args.skip_cold:

@@ -4,6 +4,7 @@ on the real corpora and the real MiniLM encoder."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class FakeRunGrid:
         ([], TABLE4, (0, 1, 2, 3, 4)),
         (["--quick"], QUICK, QUICK_SEEDS),
         (["--seeds", "3"], TABLE4, (0, 1, 2)),
+        (["--workers", "0"], TABLE4, (0, 1, 2, 3, 4)),
     ],
 )
 def test_options_select_the_grid_and_seeds(
@@ -58,6 +60,7 @@ def test_options_select_the_grid_and_seeds(
     assert kwargs["command"].startswith("emomtl reproduce")
     assert f"--out {tmp_path}" in kwargs["command"]
     assert ("--quick" in kwargs["command"]) == ("--quick" in args)
+    assert kwargs["workers"] == (os.cpu_count() if "--workers" in args else 1)
 
 
 def test_failed_settings_are_listed_and_exit_non_zero(
@@ -86,7 +89,7 @@ def test_reproduce_quick_writes_every_cell_and_the_report(
     data_dir: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "paper"
-    args = ["reproduce", "--quick", "--out", str(out)]
+    args = ["reproduce", "--quick", "--out", str(out), "--workers", "2"]  # settings in 2 processes
     args += ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
 
     result = CliRunner().invoke(app, args)
@@ -106,6 +109,7 @@ def test_reproduce_quick_writes_every_cell_and_the_report(
                 assert FLOORS[code] < primary <= 1.0, (setting.name, seed, code, primary)
     timings = json.loads((out / "timings.json").read_text())
     assert timings["cells_trained"] == len(QUICK) * len(QUICK_SEEDS)
+    assert timings["workers"] == 2
     assert {"encode", "train", "report"} <= timings["stages"].keys()
     assert (out / "machine.json").is_file()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -58,9 +59,18 @@ def reproduce(
         typer.Option(
             "--threads",
             min=0,
-            help="Torch threads while training (0 = one per core; 1 is faster on a busy machine).",
+            help="Torch threads while training, per worker (0 = cores / workers; "
+            "1 is faster on a busy machine).",
         ),
     ] = 0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Settings trained side by side, one process each (0 = one per core).",
+        ),
+    ] = 1,
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
@@ -102,6 +112,7 @@ def reproduce(
             overwrite=overwrite,
             progress=True,
             train_threads=threads or None,
+            workers=workers or os.cpu_count() or 1,
             command=_command_line(
                 encoder=encoder,
                 precision=precision,
@@ -111,6 +122,7 @@ def reproduce(
                 sampling=sampling,
                 selection=selection,
                 threads=threads,
+                workers=workers,
                 tales_split=tales_split,
                 emobank_split=emobank_split,
                 data_dir=data_dir,

@@ -102,7 +102,8 @@ class GridSummary:
         stages: wall time in seconds per stage of this invocation: ``encode`` (feature loading,
             encoding on a cache miss; 0 when nothing had to be trained), ``train`` (training and
             writing) and, when the report was built, ``report``.
-        train_threads: torch threads used for training (``None``: torch's default).
+        train_threads: torch threads used for training (``None``: torch's default), per worker.
+        workers: settings trained side by side in worker processes (1: in this process).
         total_s: wall time of the whole invocation.
         report_path: the report written at the end, if any.
         report_error: why the report could not be built, if it failed.
@@ -112,6 +113,7 @@ class GridSummary:
     outcomes: list[SettingOutcome]
     stages: dict[str, float]
     train_threads: int | None = None
+    workers: int = 1
     total_s: float = 0.0
     report_path: Path | None = None
     report_error: str | None = None
@@ -213,6 +215,7 @@ def run_grid(
     command: str | None = None,
     report: bool = True,
     train_threads: int | None = None,
+    workers: int = 1,
     train_fn: TrainFn | None = None,
     load_fn: LoadFn | None = None,
     write_fn: WriteFn | None = None,
@@ -237,7 +240,11 @@ def run_grid(
             leaves torch's default, one per core). On an idle 2-core machine two threads train
             about 1.6x faster than one; on a machine busy with other work one thread can be
             several times faster (the ops are tiny and contend for cores). Encoding is not
-            affected.
+            affected. With ``workers > 1`` this is per worker (default: cores // workers).
+        workers: settings trained side by side, one process each
+            (:mod:`emomtl.experiments.workers`); 1 trains them one after another in this process.
+            Results are written here as each setting finishes, longest settings are started first.
+            ``train_fn`` must then be picklable.
         train_fn, load_fn, write_fn, report_fn: injectable stages; defaults are
             :func:`emomtl.train.train`, :func:`emomtl.features.task_data.load_task_data`,
             :func:`store_write` and :func:`emomtl.report.build.build_report`.
@@ -286,41 +293,65 @@ def run_grid(
         )
         stages["encode"] = time.perf_counter() - t0
 
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and train_threads is None:
+        train_threads = max(1, (os.cpu_count() or 1) // workers)
     if train_fn is None:
         from emomtl.train import train
 
-        train_fn = functools.partial(train, num_threads=train_threads)
+        # In a worker the thread count is set once for the process (workers._init_worker).
+        train_fn = functools.partial(train, num_threads=None if workers > 1 else train_threads)
     write = write_fn or store_write
-    outcomes: list[SettingOutcome] = []
+    runs = {
+        setting: _SettingRun(
+            setting,
+            todo[setting],
+            seeds=seeds,
+            setting_dir=out_dir / setting.slug,
+            encoder=encoder,
+            data_options=data_options,
+            command=command,
+            write_fn=write,
+        )
+        for setting in settings
+    }
     t0 = time.perf_counter()
     with _progress(console) as bar:
         overall = None
         if bar is not None:
             total = sum(len(m) for m in todo.values())
             overall = bar.add_task(f"grid ({len(settings)} settings)", total=total)
-        for setting in settings:
-            outcome = _run_setting(
-                setting,
-                todo[setting],
-                seeds=seeds,
-                setting_dir=out_dir / setting.slug,
-                data=data,
-                encoder=encoder,
-                data_options=data_options,
-                overrides=overrides,
-                command=command,
-                train_fn=train_fn,
-                write_fn=write,
-                bar=bar,
-            )
-            outcomes.append(outcome)
+
+        def report_outcome(outcome: SettingOutcome) -> None:
             if bar is not None and overall is not None:
                 bar.advance(overall, len(outcome.trained))
             if console is not None:
                 _print_outcome(console, outcome)
+
+        if workers == 1:
+            for run in runs.values():
+                config = run.start(overrides)
+                if config is not None:
+                    run.train_here(train_fn, config, data, bar)
+                report_outcome(run.outcome)
+        else:
+            _train_in_processes(
+                list(runs.values()),
+                overrides,
+                data,
+                train_fn=train_fn,
+                workers=workers,
+                threads=train_threads or 1,
+                on_outcome=report_outcome,
+            )
+            for run in runs.values():  # already reported as each finished
+                if not run.outcome.trained and not run.outcome.error:
+                    report_outcome(run.outcome)
+    outcomes = [run.outcome for run in runs.values()]
     stages["train"] = time.perf_counter() - t0
 
-    summary = GridSummary(out_dir, outcomes, stages, train_threads=train_threads)
+    summary = GridSummary(out_dir, outcomes, stages, train_threads=train_threads, workers=workers)
     summary.total_s = time.perf_counter() - start
     _write_timings(out_dir, summary)
     if report:
@@ -337,55 +368,135 @@ def run_grid(
     return summary
 
 
-def _run_setting(
-    setting: Setting,
-    missing: list[int],
-    *,
-    seeds: tuple[int, ...],
-    setting_dir: Path,
-    data: Mapping[str, TaskData],
-    encoder: EncoderSpec,
-    data_options: dict[str, Any],
+class _SettingRun:
+    """One setting of the grid in this invocation: validate, train (here or in a worker), write.
+
+    Failures are recorded on :attr:`outcome`, never raised.
+    """
+
+    def __init__(
+        self,
+        setting: Setting,
+        missing: list[int],
+        *,
+        seeds: tuple[int, ...],
+        setting_dir: Path,
+        encoder: EncoderSpec,
+        data_options: dict[str, Any],
+        command: str | None,
+        write_fn: WriteFn,
+    ) -> None:
+        self.setting, self.missing, self.seeds = setting, missing, seeds
+        self.setting_dir, self.encoder, self.data_options = setting_dir, encoder, data_options
+        self.command, self.write_fn = command, write_fn
+        self.outcome = SettingOutcome(setting, skipped=[s for s in seeds if s not in missing])
+        self.config: TrainConfig | None = None
+
+    def start(self, overrides: dict[str, Any]) -> TrainConfig | None:
+        """The config to train the missing seeds with, or None (nothing to do, or a failure)."""
+        if not self.missing:
+            return None
+        try:
+            self.config = self.setting.train_config(self.seeds, **overrides)
+            if self.outcome.skipped:
+                check_compatible(self.setting_dir, self.config, self.encoder, self.data_options)
+        except Exception as exc:
+            self.fail(exc)
+            return None
+        return replace(self.config, seeds=tuple(self.missing))
+
+    def task_data(self, data: Mapping[str, TaskData]) -> dict[str, TaskData]:
+        return {code: data[code] for code in self.setting.codes}
+
+    def train_here(
+        self,
+        train_fn: TrainFn,
+        config: TrainConfig,
+        data: Mapping[str, TaskData],
+        bar: Progress | None,
+    ) -> None:
+        """Train in this process, then :meth:`finish`."""
+        task_id = bar.add_task(self.setting.name, total=len(self.missing)) if bar else None
+        t0 = time.perf_counter()
+        try:
+            output = train_fn(config, self.task_data(data))
+        except Exception as exc:
+            self.fail(exc)
+        else:
+            self.finish(output)
+        self.outcome.wall_time_s = time.perf_counter() - t0
+        if bar is not None and task_id is not None:
+            bar.update(task_id, completed=len(self.outcome.trained), visible=False)
+
+    def finish(self, output: TrainOutput) -> None:
+        """Check the trained seeds and write them (a failure is recorded)."""
+        try:
+            trained = sorted(result.seed for result in output.seeds)
+            if trained != sorted(self.missing):
+                raise RuntimeError(f"trained seeds {trained} but asked for {sorted(self.missing)}")
+            assert self.config is not None
+            self.write_fn(
+                self.setting_dir,
+                output,
+                config=self.config,
+                encoder=self.encoder,
+                data_options=self.data_options,
+                command=self.command,
+            )
+            self.outcome.trained = list(self.missing)
+        except Exception as exc:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        self.outcome.error = f"{type(exc).__name__}: {exc}"
+        self.outcome.traceback = "".join(traceback.format_exception(exc))
+
+
+def _train_in_processes(
+    runs: list[_SettingRun],
     overrides: dict[str, Any],
-    command: str | None,
+    data: Mapping[str, TaskData],
+    *,
     train_fn: TrainFn,
-    write_fn: WriteFn,
-    bar: Progress | None,
-) -> SettingOutcome:
-    """Train and write the missing seeds of one setting; record (not raise) a failure."""
-    outcome = SettingOutcome(setting, skipped=[s for s in seeds if s not in missing])
-    if not missing:
-        return outcome
-    task_id = None
-    if bar is not None:
-        task_id = bar.add_task(setting.name, total=len(missing))
-    t0 = time.perf_counter()
-    try:
-        config = setting.train_config(seeds, **overrides)
-        if outcome.skipped:
-            check_compatible(setting_dir, config, encoder, data_options)
-        output = train_fn(
-            replace(config, seeds=tuple(missing)), {c: data[c] for c in setting.codes}
-        )
-        trained = sorted(result.seed for result in output.seeds)
-        if trained != sorted(missing):
-            raise RuntimeError(f"trained seeds {trained} but asked for {sorted(missing)}")
-        write_fn(
-            setting_dir,
-            output,
-            config=config,
-            encoder=encoder,
-            data_options=data_options,
-            command=command,
-        )
-        outcome.trained = list(missing)
-    except Exception as exc:
-        outcome.error = f"{type(exc).__name__}: {exc}"
-        outcome.traceback = traceback.format_exc()
-    outcome.wall_time_s = time.perf_counter() - t0
-    if bar is not None and task_id is not None:
-        bar.update(task_id, completed=len(outcome.trained), visible=False)
-    return outcome
+    workers: int,
+    threads: int,
+    on_outcome: Callable[[SettingOutcome], None],
+) -> None:
+    """Train the runs' missing seeds in worker processes and write each run as it finishes."""
+    from emomtl.experiments.workers import TrainJob, run_in_processes
+
+    jobs = []
+    for index, run in enumerate(runs):
+        config = run.start(overrides)
+        if config is not None:
+            try:
+                jobs.append(TrainJob(index, train_fn, config, run.task_data(data)))
+            except Exception as exc:
+                run.fail(exc)
+        if run.outcome.error:
+            on_outcome(run.outcome)
+    jobs.sort(key=lambda job: -_training_rows(job.config, job.data))  # longest first
+    for result in run_in_processes(jobs, workers=workers, threads=threads):
+        run = runs[result.key]
+        t0 = time.perf_counter()
+        if result.error is not None:
+            run.fail(result.error)
+        else:
+            assert result.output is not None
+            run.finish(result.output)
+        run.outcome.wall_time_s = result.seconds + time.perf_counter() - t0
+        on_outcome(run.outcome)
+
+
+def _training_rows(config: TrainConfig, data: Mapping[str, TaskData]) -> float:
+    """Training rows per seed times seeds: a proxy of a setting's training time."""
+    from emomtl.data.tasks import parse_task_spec
+
+    rows = sum(
+        sel.fraction * len(data[sel.task.code].features["train"])
+        for sel in parse_task_spec(config.tasks)
+    )
+    return rows * len(config.seeds)
 
 
 def check_compatible(
@@ -451,6 +562,7 @@ def _write_timings(out_dir: Path, summary: GridSummary) -> None:
         "stages": {k: round(v, 3) for k, v in summary.stages.items()},
         "total_s": round(summary.total_s, 3),
         "train_threads": summary.train_threads,
+        "workers": summary.workers,
         "cells_trained": summary.cells_trained,
         "cells_skipped": summary.cells_skipped,
         "per_setting": per_setting,
