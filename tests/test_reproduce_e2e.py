@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emomtl.cli import app
+from emomtl.cli.reproduce import MAX_AUTO_WORKERS
 from emomtl.data.tasks import TASKS
 from emomtl.experiments import runner
 from emomtl.experiments.grid import QUICK, QUICK_SEEDS, TABLE4, Setting
@@ -44,7 +45,7 @@ class FakeRunGrid:
         ([], TABLE4, (0, 1, 2, 3, 4)),
         (["--quick"], QUICK, QUICK_SEEDS),
         (["--seeds", "3"], TABLE4, (0, 1, 2)),
-        (["--workers", "0"], TABLE4, (0, 1, 2, 3, 4)),
+        (["--workers", "1"], TABLE4, (0, 1, 2, 3, 4)),
     ],
 )
 def test_options_select_the_grid_and_seeds(
@@ -60,7 +61,8 @@ def test_options_select_the_grid_and_seeds(
     assert kwargs["command"].startswith("emomtl reproduce")
     assert f"--out {tmp_path}" in kwargs["command"]
     assert ("--quick" in kwargs["command"]) == ("--quick" in args)
-    assert kwargs["workers"] == (os.cpu_count() if "--workers" in args else 1)
+    auto = max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))  # default --workers 0
+    assert kwargs["workers"] == (1 if "--workers" in args else auto)
 
 
 def test_failed_settings_are_listed_and_exit_non_zero(

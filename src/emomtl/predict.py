@@ -312,9 +312,14 @@ class EmotionAnalyzer:
 
         if not texts:
             return []
-        n_tokens = self.token_counts(texts)
         with torch.inference_mode():
-            features = self.encoder.encode(texts, batch_size=self.batch_size)
+            if hasattr(self.encoder, "encode_with_lengths"):  # one tokenizer pass
+                features, n_tokens = self.encoder.encode_with_lengths(
+                    texts, batch_size=self.batch_size
+                )
+            else:
+                n_tokens = self.token_counts(texts)
+                features = self.encoder.encode(texts, batch_size=self.batch_size)
             outputs = self.model.activate(self.model(features.to(torch.float32)))
         values = {
             code: outputs[code].detach().to("cpu", torch.float64).tolist() for code in outputs

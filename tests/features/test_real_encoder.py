@@ -84,3 +84,21 @@ def test_bf16_close_to_fp32(minilm: FrozenEncoder, sentences: list[str]) -> None
     cosine = cosine_similarity(low, minilm.encode(sentences))
     assert cosine.min().item() >= 0.99
     assert not torch.equal(low, minilm.encode(sentences))  # autocast really ran in bf16
+
+
+def test_one_pass_tokenize_equals_the_tokenizers_own_truncation(
+    minilm: FrozenEncoder, sentences: list[str]
+) -> None:
+    """``tokenize`` (one pass; long texts cut by the tokenizer) gives the ids of ``truncation=True``
+    and the lengths of ``truncation=False``, on real sentences and texts past ``max_length``."""
+    long = [" ".join(sentences[:12]), "word " * 300, sentences[0] * 9]
+    texts = [*sentences, *long, "", "   "]
+    ids, lengths = minilm.tokenize(texts)
+    tokenizer = minilm.tokenizer
+    expected = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
+    untruncated = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
+    assert ids == expected
+    assert lengths == [len(t) for t in untruncated]
+    assert sum(n > 128 for n in lengths) == 3 and max(len(i) for i in ids) == 128
+    features, counts = minilm.encode_with_lengths(texts[:5])
+    assert counts == lengths[:5] and torch.equal(features, minilm.encode(texts[:5]))

@@ -22,6 +22,9 @@ from emomtl.cli.common import (
     fail,
 )
 
+#: Upper bound of ``--workers 0`` (one worker per core).
+MAX_AUTO_WORKERS = 8
+
 
 @app.command()
 def reproduce(
@@ -68,9 +71,10 @@ def reproduce(
         typer.Option(
             "--workers",
             min=0,
-            help="Settings trained side by side, one process each (0 = one per core).",
+            help="Settings trained side by side, one process each "
+            f"(0 = one per core, at most {MAX_AUTO_WORKERS}; 1 = all in this process).",
         ),
-    ] = 1,
+    ] = 0,
     data_dir: DataDirOption = None,
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
@@ -112,7 +116,7 @@ def reproduce(
             overwrite=overwrite,
             progress=True,
             train_threads=threads or None,
-            workers=workers or os.cpu_count() or 1,
+            workers=workers or auto_workers(),
             command=_command_line(
                 encoder=encoder,
                 precision=precision,
@@ -152,6 +156,12 @@ def reproduce(
         f"{' and '.join(what)} failed (tracebacks in {out / 'timings.json'}); finished cells are "
         "kept - rerun the same command to retry only what is missing"
     )
+
+
+def auto_workers() -> int:
+    """``--workers 0``: one worker per core, at most :data:`MAX_AUTO_WORKERS` (each worker is a
+    Python process with its own torch, a few hundred MB)."""
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 def _command_line(*, quick: bool, **options: object) -> str:

@@ -423,11 +423,7 @@ class FrozenEncoder:
         batch_size: int | None = None,
         progress: bool = False,
     ) -> torch.Tensor:
-        """Encode sentences (no cache).
-
-        Texts are tokenised once with truncation at ``max_length``, sorted by token length so
-        that each batch pads little, run under ``torch.inference_mode`` (and bf16 autocast when
-        the precision is bf16), pooled, and put back in input order.
+        """Encode sentences (no cache): :meth:`encode_with_lengths` without the lengths.
 
         Args:
             texts: n sentences.
@@ -436,6 +432,26 @@ class FrozenEncoder:
 
         Returns:
             (n, d) float32 tensor; row i encodes ``texts[i]``.
+        """
+        return self.encode_with_lengths(texts, batch_size=batch_size, progress=progress)[0]
+
+    def encode_with_lengths(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> tuple[torch.Tensor, list[int]]:
+        """Encode sentences and report each one's untruncated length in tokens.
+
+        Texts are tokenised once (:meth:`tokenize`), sorted by token length so that each batch
+        pads little, run under ``torch.inference_mode`` (and bf16 autocast when the precision is
+        bf16), pooled, and put back in input order.
+
+        Returns:
+            ``(features (n, d) float32, n_tokens)``: row i encodes ``texts[i]``; ``n_tokens[i]``
+            is its length before truncation, special tokens included (> ``max_length`` means
+            the text was cut).
         """
         texts = list(texts)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -449,14 +465,8 @@ class FrozenEncoder:
             self._load()
         out = torch.empty(len(texts), self.dim, dtype=torch.float32)
         if not texts:
-            return out
-        ids = self._tokenizer(
-            texts,
-            truncation=True,
-            max_length=self.spec.max_length,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+            return out, []
+        ids, lengths = self.tokenize(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         pad_id = self._tokenizer.pad_token_id or 0
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -468,7 +478,33 @@ class FrozenEncoder:
                 output = self._model(input_ids=input_ids, attention_mask=mask)
                 out[rows] = pool(self.spec.pooling, output, mask)
                 advance(len(rows))
-        return out
+        return out, lengths
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Model input ids of each text and its untruncated length, in one tokenizer pass.
+
+        Texts are tokenised with special tokens and without truncation, which gives every
+        length; only the texts longer than ``max_length`` are tokenised again with the
+        tokenizer's own truncation, so the ids are exactly those of ``truncation=True``.
+
+        Returns:
+            ``(ids, n_tokens)``: per text, its input ids (at most ``max_length``) and its length
+            before truncation, special tokens included.
+        """
+        if not self.loaded:
+            self._load()
+        options = {"return_attention_mask": False, "return_token_type_ids": False}
+        texts = list(texts)
+        ids = self._tokenizer(texts, truncation=False, verbose=False, **options)["input_ids"]
+        lengths = [len(row) for row in ids]
+        long = [i for i, n in enumerate(lengths) if n > self.spec.max_length]
+        if long:
+            again = [texts[i] for i in long]
+            limit = self.spec.max_length
+            cut = self._tokenizer(again, truncation=True, max_length=limit, **options)["input_ids"]
+            for i, row in zip(long, cut, strict=True):
+                ids[i] = row
+        return ids, lengths
 
 
 def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
