@@ -4,6 +4,8 @@ and a setting that fails in a worker is recorded while the others are written.""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,20 @@ def test_run_in_processes_yields_each_job_once_with_its_output() -> None:
         assert [s.seed for s in result.output.seeds] == [result.key]
     with pytest.raises(ValueError, match="workers"):
         list(run_in_processes(jobs, workers=0))
+
+
+def test_stopping_early_terminates_the_workers_at_once() -> None:
+    """Ctrl-C in the parent (here: closing the generator) must not wait for jobs in flight."""
+    data = {"T": _task("T", 200, 8, 2)}
+    quick = TrainConfig(tasks="T", seeds=(0,), epochs=1, hidden_dim=4)
+    endless = TrainConfig(tasks="T", seeds=(1,), epochs=10**6, patience=10**6, hidden_dim=4)
+    jobs = [TrainJob("endless", train, endless, data), TrainJob("quick", train, quick, data)]
+    results = run_in_processes(jobs, workers=2)
+    first = next(results)
+    assert first.key == "quick" and first.error is None
+    start = time.perf_counter()
+    results.close()
+    while multiprocessing.active_children() and time.perf_counter() - start < 10:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
+    assert time.perf_counter() - start < 10

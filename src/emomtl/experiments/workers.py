@@ -51,9 +51,23 @@ class JobResult:
 
 
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
 
+    # Ctrl-C reaches the whole process group; the parent handles it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now, jobs in flight included (``terminate_workers`` from Python 3.14)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _run(job: TrainJob) -> tuple[TrainOutput, float]:
@@ -70,7 +84,8 @@ def run_in_processes(
     Jobs are started in the given order (put the longest first for the best balance). A job that
     raises is yielded with its exception and the others go on; if a worker process dies (e.g.
     killed for memory), the jobs it took down are yielded with the ``BrokenProcessPool`` error.
-    Stopping the iteration early (or Ctrl-C) cancels the jobs not yet started.
+    Stopping the iteration early (or Ctrl-C in the parent) stops the workers at once; jobs not
+    yet finished are lost, finished ones were already yielded.
     """
     import torch.multiprocessing as mp  # registers the shared-memory pickling of tensors
 
@@ -95,5 +110,8 @@ def run_in_processes(
                     yield JobResult(job.key, None, exc, 0.0)
                 else:
                     yield JobResult(job.key, output, None, seconds)
+    except BaseException:  # Ctrl-C, or the caller stopped iterating: do not finish the others
+        _terminate(pool)
+        raise
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
