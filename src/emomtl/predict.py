@@ -53,9 +53,12 @@ class Encoder(Protocol):
     dim: int
     weights_hash: str
 
-    def encode(
+    def encode_with_lengths(
         self, texts: list[str], *, batch_size: int | None = None, progress: bool = False
-    ) -> torch.Tensor: ...
+    ) -> tuple[torch.Tensor, list[int]]:
+        """``(n, d)`` features and each text's untruncated length in tokens (special tokens
+        included), so that truncated texts can be flagged."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,7 @@ class EmotionAnalyzer:
 
     Args:
         model: a MultiTaskNet (``forward(x) -> {code: raw}``, ``activate(raw) -> {code: values}``).
-        encoder: the encoder the model was trained on (see :class:`Encoder`); it should expose
-            ``tokenizer`` (a Hugging Face tokenizer) so that truncated texts can be flagged.
+        encoder: the encoder the model was trained on (see :class:`Encoder`).
         config: the bundle config describing ``model`` (tasks, labels, encoder spec, threshold).
         threshold: SemEval probability above which a label is reported (default: the bundle's).
         batch_size: texts per encoder forward pass.
@@ -188,7 +190,6 @@ class EmotionAnalyzer:
         self.max_length = int(config.encoder.get("max_length", 128))
         self.metrics: dict[str, Any] = {}
         self.path: Path | None = None
-        self._own_tokenizer: Any = None
 
     @classmethod
     def load(
@@ -313,13 +314,7 @@ class EmotionAnalyzer:
         if not texts:
             return []
         with torch.inference_mode():
-            if hasattr(self.encoder, "encode_with_lengths"):  # one tokenizer pass
-                features, n_tokens = self.encoder.encode_with_lengths(
-                    texts, batch_size=self.batch_size
-                )
-            else:
-                n_tokens = self.token_counts(texts)
-                features = self.encoder.encode(texts, batch_size=self.batch_size)
+            features, n_tokens = self.encoder.encode_with_lengths(texts, batch_size=self.batch_size)
             outputs = self.model.activate(self.model(features.to(torch.float32)))
         values = {
             code: outputs[code].detach().to("cpu", torch.float64).tolist() for code in outputs
@@ -346,26 +341,3 @@ class EmotionAnalyzer:
         return Prediction(
             text=text, truncated=n_tokens > self.max_length, n_tokens=n_tokens, **fields
         )
-
-    def token_counts(self, texts: list[str]) -> list[int]:
-        """Untruncated length of each text in encoder tokens, special tokens included."""
-        encoded = self._tokenizer()(texts, add_special_tokens=True, truncation=False, verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
-
-    def _tokenizer(self) -> Any:
-        """The encoder's tokenizer: its public ``tokenizer`` attribute, else loaded (once) from its
-        ``model_dir`` with ``AutoTokenizer`` - the same files the encoder tokenises with."""
-        tokenizer = getattr(self.encoder, "tokenizer", None)
-        if tokenizer is not None:
-            return tokenizer
-        if self._own_tokenizer is None:
-            model_dir = getattr(self.encoder, "model_dir", None)
-            if model_dir is None:
-                raise AttributeError(
-                    f"encoder {type(self.encoder).__name__} has neither `tokenizer` nor "
-                    "`model_dir`; one is needed to flag truncated texts"
-                )
-            from transformers import AutoTokenizer
-
-            self._own_tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        return self._own_tokenizer
