@@ -21,8 +21,9 @@ Speed (issue 6; all ops are tiny, so per-op overhead and the two big matmuls per
 fused Adam; targets standardised once per run and gathered once per epoch
 (:class:`_SeedTargets`); each row scored by every task's loss and masked by a one-hot owner
 (:func:`_task_losses`, a few ops per step, no host syncs); the dev losses in one forward over
-every task's dev rows; GradNorm's per-task norms from the base layer's pre-activation
-(:class:`emomtl.weighting.SharedLayer`). Results equal the unoptimised loop up to float round-off.
+every task's dev rows; GradNorm's per-task norms read off the network's own backward at the base
+layer's pre-activation (:class:`emomtl.weighting.SharedLayer`). Results equal the unoptimised loop
+up to float round-off.
 
 Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``)
 and ``selection`` (``sum`` = paper; ``per-task``: each task's metrics come from the epoch where its

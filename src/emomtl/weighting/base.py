@@ -22,27 +22,23 @@ if TYPE_CHECKING:  # pragma: no cover
 class SharedLayer:
     """One batch through the shared base layer ``z = x W + b`` (then ReLU), batched over seeds.
 
-    Lets a weighting get per-task gradient norms w.r.t. W without a full backward per task:
-    ``grad_W L = x^T dL/dz``, so ``||grad_W L||_F^2 = sum((x x^T) * (g g^T))`` with
-    ``g = dL/dz`` (:func:`weight_grad_norms`).
-
-    When every row of the batch belongs to exactly one task (``owner``, as in the trainer: a row's
-    loss is its own task's), the gradient reaching z in the network's one backward pass already
-    holds every task's part, row by row, so the per-task norms cost no extra backward at all
+    Every row of the batch belongs to exactly one task (``owner``; a row's loss is its own
+    task's), so the gradient reaching z in the network's one backward pass holds every task's
+    part row by row, and ``grad_W L_i = x^T (dL/dz * m_i)``: a weighting gets per-task gradient
+    norms w.r.t. W without any extra backward
     (:func:`emomtl.weighting.gradnorm.owned_grad_norms`).
 
     Attributes:
         weight: ``(S, d, h)`` W, a leaf that receives the network's gradient.
         inputs: ``(S, b, d)`` the batch's features x (constants).
         output: ``(S, b, h)`` the pre-activation z, in the graph of the losses.
-        owner: ``(S, b, k)`` float one-hot task of each row, or None when rows are shared by the
-            tasks' losses.
+        owner: ``(S, b, k)`` float one-hot task of each row.
     """
 
     weight: Tensor
     inputs: Tensor
     output: Tensor
-    owner: Tensor | None = None
+    owner: Tensor
 
 
 class Weighting(ABC):
@@ -68,9 +64,9 @@ class Weighting(ABC):
 
         Args:
             losses: ``(S, k)`` per-seed, per-task batch losses, attached to the graph.
-            shared: the shared base layer: its weight W ``(S, d, h)`` (GradNorm's reference), or
-                a :class:`SharedLayer` with W, the batch's inputs and pre-activations (same W,
-                cheaper per-task gradient norms).
+            shared: the shared base layer: its weight W ``(S, d, h)`` (GradNorm's reference,
+                for losses of any form), or a :class:`SharedLayer` with W, the batch's inputs,
+                pre-activations and row owners (same W, per-task norms at no extra backward).
             present: ``(S, k)`` bool, whether the task had samples in the seed's batch.
 
         Returns:

@@ -27,14 +27,12 @@ Implementation notes and deviations, all stated:
   ``L_i(0)`` is the task's loss at the first batch in which it has samples.
 * The lambdas are not clipped at zero (neither paper clips them); ``|lambda_i|`` keeps ``G_i``
   a norm.
-* Speed: given a :class:`~emomtl.weighting.base.SharedLayer` with the rows' task ``owner`` (the
-  trainer passes one), there is one backward pass per step, the network's own: a hook keeps the
-  gradient at z, whose rows of task i are ``lambda_i g_i``, and :func:`owned_grad_norms` turns it
-  into ``G_i`` (``norm_i = G_i / |lambda_i|``). Without ``owner``, the norms
-  come from ``g_i = dL_i/dz`` at the base layer's pre-activation z = x W + b, a short backward
-  through the heads only, as ``||x^T g_i||_F^2 = sum((x x^T) * (g_i g_i^T))``: ``b x b`` Gram
-  matrices instead of a ``d x h`` weight gradient per task. Same value up to float round-off
-  (tested against the plain ``autograd.grad`` w.r.t. W, which is used when only W is given).
+* Speed: given a :class:`~emomtl.weighting.base.SharedLayer` (the trainer passes one), there
+  is one backward pass per step, the network's own: a hook keeps the gradient at z = x W + b,
+  whose rows of task i are ``lambda_i g_i``, and :func:`owned_grad_norms` turns it into ``G_i``
+  (``norm_i = G_i / |lambda_i|``) with ``b x b`` Gram matrices instead of a ``d x h`` weight
+  gradient per task. Same values up to float round-off as the literal path - one
+  ``autograd.grad`` w.r.t. W per task - which is used when only W is given (tested).
 """
 
 from __future__ import annotations
@@ -81,14 +79,9 @@ class GradNorm(Weighting):
         keep_optimizer_rows(self.optimizer, rows)
         self.initial_losses = self.initial_losses[rows]
 
-    def grad_norms(self, losses: Tensor, shared: Tensor | SharedLayer) -> Tensor:
-        """``(S, k)`` unweighted norms ``||grad_W L_{s,i}||_2`` (graph retained for backward).
-
-        ``shared`` is W itself (one ``autograd.grad`` w.r.t. W per task) or a
-        :class:`SharedLayer` (:func:`weight_grad_norms`, the same norms for less work).
-        """
-        if isinstance(shared, SharedLayer):
-            return weight_grad_norms(losses, shared)
+    def grad_norms(self, losses: Tensor, shared: Tensor) -> Tensor:
+        """``(S, k)`` unweighted norms ``||grad_W L_{s,i}||_2``, one ``autograd.grad`` w.r.t.
+        the shared weight W per task (graph retained for the network's backward)."""
         norms = []
         for i in range(losses.shape[1]):
             (grad,) = torch.autograd.grad(losses[:, i].sum(), shared, retain_graph=True)
@@ -110,7 +103,7 @@ class GradNorm(Weighting):
 
     def backward(self, losses: Tensor, shared: Tensor | SharedLayer, present: Tensor) -> Tensor:
         applied = self.lambdas.detach().clone()
-        if isinstance(shared, SharedLayer) and shared.owner is not None:
+        if isinstance(shared, SharedLayer):
             # One backward: the network's weighted gradient at z gives G_i = |lambda_i| norm_i.
             captured: list[Tensor] = []
             handle = shared.output.register_hook(captured.append)
@@ -132,23 +125,6 @@ class GradNorm(Weighting):
         self.optimizer.step()
         with torch.no_grad():
             self.lambdas.mul_(self.n_tasks / self.lambdas.sum(dim=1, keepdim=True))
-
-
-def weight_grad_norms(losses: Tensor, shared: SharedLayer) -> Tensor:
-    """``(S, k)`` norms ``||grad_W L_{s,i}||_F`` of the shared layer ``z = x W + b``, per seed.
-
-    ``grad_W L_i = x^T g_i`` with ``g_i = dL_i/dz (S, b, h)``, so
-    ``||x^T g_i||_F^2 = trace(g_i^T x x^T g_i) = sum_{j,l} (x x^T)_{jl} (g_i g_i^T)_{jl}``:
-    one ``(b, b)`` Gram matrix of the inputs per step and one of ``g_i`` per task, instead of a
-    ``(d, h)`` weight gradient per task. The graph is retained for the network's backward.
-    """
-    gram = torch.bmm(shared.inputs, shared.inputs.transpose(1, 2))  # (S, b, b)
-    norms = []
-    for i in range(losses.shape[1]):
-        (g,) = torch.autograd.grad(losses[:, i].sum(), shared.output, retain_graph=True)
-        squared = (gram * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
-        norms.append(squared.clamp_min(0).sqrt())
-    return torch.stack(norms, dim=1)
 
 
 def owned_grad_norms(grad: Tensor, inputs: Tensor, owner: Tensor) -> Tensor:
