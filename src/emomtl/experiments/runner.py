@@ -342,12 +342,9 @@ def run_grid(
                 data,
                 train_fn=train_fn,
                 workers=workers,
-                threads=train_threads or 1,
+                threads=train_threads or 1,  # set above for workers > 1
                 on_outcome=report_outcome,
             )
-            for run in runs.values():  # already reported as each finished
-                if not run.outcome.trained and not run.outcome.error:
-                    report_outcome(run.outcome)
     outcomes = [run.outcome for run in runs.values()]
     stages["train"] = time.perf_counter() - t0
 
@@ -462,7 +459,9 @@ def _train_in_processes(
     threads: int,
     on_outcome: Callable[[SettingOutcome], None],
 ) -> None:
-    """Train the runs' missing seeds in worker processes and write each run as it finishes."""
+    """Train the runs' missing seeds in worker processes and write each run as it finishes;
+    ``on_outcome`` sees every run once (those with nothing to train, or failing before
+    training, first)."""
     from emomtl.experiments.workers import TrainJob, run_in_processes
 
     jobs = []
@@ -471,10 +470,10 @@ def _train_in_processes(
         if config is not None:
             try:
                 jobs.append(TrainJob(index, train_fn, config, run.task_data(data)))
+                continue
             except Exception as exc:
                 run.fail(exc)
-        if run.outcome.error:
-            on_outcome(run.outcome)
+        on_outcome(run.outcome)  # finished earlier, or failed before training
     jobs.sort(key=lambda job: -_training_rows(job.config, job.data))  # longest first
     for result in run_in_processes(jobs, workers=workers, threads=threads):
         run = runs[result.key]
