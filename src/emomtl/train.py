@@ -271,12 +271,29 @@ def _batch_losses(
 ) -> tuple[Tensor, Tensor]:
     """Paper Sec. 4 batch losses of one batch ``idx (S, b)``: ``L (S, k)`` with
     ``L_i = sum of task i's sample losses / b``, and ``present (S, k)``, whether task i had any
-    sample in the seed's batch. (The training loop runs the same code per epoch's batches.)"""
+    sample in the seed's batch (:func:`_forward_losses`, as in the training loop)."""
     seed_targets = _SeedTargets(union, model, tasks)
     ((_, targets, owner),) = seed_targets.batches([idx])
-    raw = model(_gather_rows(union.features, idx), generators)
-    losses = _task_losses(model, tasks, union.columns, raw, targets, owner, idx.shape[1])
+    losses, _ = _forward_losses(model, tasks, union, idx, targets, owner, generators)
     return losses, owner.any(dim=1)
+
+
+def _forward_losses(
+    model: BatchedMultiTaskNet,
+    tasks: Sequence[Task],
+    union: _Union,
+    idx: Tensor,
+    targets: Tensor,
+    owner: Tensor,
+    generators: Sequence[torch.Generator] | None,
+) -> tuple[Tensor, SharedLayer]:
+    """One training batch ``idx (S, b)`` (with its gathered ``targets`` and ``owner``, see
+    :meth:`_SeedTargets.batches`) through the network: the batch losses ``L (S, k)`` and the
+    batch at the shared base layer, for the weighting's backward."""
+    x = _gather_rows(union.features, idx)
+    raw, z = model(x, generators, return_preactivation=True)
+    losses = _task_losses(model, tasks, union.columns, raw, targets, owner, idx.shape[1])
+    return losses, SharedLayer(model.base_weight, x, z, owner)
 
 
 @torch.no_grad()
@@ -523,10 +540,9 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
             net.train()
             epoch_applied = []
             for idx, targets, owner in train_targets.batches(sampler.epoch()):
-                x = _gather_rows(union.features, idx)
-                raw, z = net(x, dropout_generators, return_preactivation=True)
-                losses = _task_losses(net, tasks, union.columns, raw, targets, owner, idx.shape[1])
-                shared = SharedLayer(net.base_weight, x, z, owner)
+                losses, shared = _forward_losses(
+                    net, tasks, union, idx, targets, owner, dropout_generators
+                )
                 epoch_applied.append(weighting.backward(losses, shared, owner.any(dim=1)))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
