@@ -68,4 +68,4 @@ def test_check_malformed_file_names_file_and_line(tmp_path):
     flat = "".join(result.output.split())  # undo rich's line wrapping (and drop all spaces)
     needle = f"{path}:2 (id 2018-En-00004): flag 'fear' is '7'; expected 0 or 1"
     assert "".join(needle.split()) in flat
-    assert "3problem(s)" in flat  # the bad flag, plus the missing tales and EmoBank
+    assert "4problem(s)" in flat  # the bad flag, plus the missing tales, EmoBank and GoEmotions

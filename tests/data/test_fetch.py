@@ -43,7 +43,7 @@ def _normal_mode(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def _build_release(data_dir: Path, out: Path, *, drop_test_gold: bool = False) -> None:
-    """Write the six release files under their original names, laid out as the originals."""
+    """Write the ten release files under their original names, laid out as the originals."""
     out.mkdir(parents=True)
     for author in AUTHORS:
         with tarfile.open(out / f"{author}.tar.gz", "w:gz") as tar:
@@ -59,6 +59,8 @@ def _build_release(data_dir: Path, out: Path, *, drop_test_gold: bool = False) -
         zf.writestr("__MACOSX/SemEval2018-Task1-all-data/English/E-c/._2018-E-c-En-dev.txt", "x")
     for name in ("emobank.csv", "meta.tsv"):
         shutil.copyfile(data_dir / "emobank" / name, out / name)
+    for name in ("train.tsv", "dev.tsv", "test.tsv", "emotions.txt"):
+        shutil.copyfile(data_dir / "goemotions" / name, out / name)
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -125,6 +127,8 @@ def test_urls_original_base_url_and_local_dir(tmp_path):
     assert "JULIELab/EmoBank/248ce2a" in urls["emobank.csv"]
     assert urls["emobank.csv"].endswith("/corpus/emobank.csv")
     assert urls["Potter.tar.gz"].endswith("/affectdata/Potter.tar.gz")
+    assert urls["train.tsv"].startswith("https://raw.githubusercontent.com/google-research/")
+    assert urls["emotions.txt"].endswith("/goemotions/data/emotions.txt")
     zip_artefact = ARTEFACTS[0]
     assert artefact_url(zip_artefact, "http://mirror/x/") == f"http://mirror/x/{ZIP_NAME}"
     assert artefact_url(zip_artefact, tmp_path) == (tmp_path / ZIP_NAME).resolve().as_uri()
@@ -136,13 +140,13 @@ def test_interrupted_download_completes_on_rerun(server, data_dir, tmp_path):
     with pytest.raises(FetchError, match=r"HCAndersen\.tar\.gz stopped after \d+ of \d+ bytes"):
         fetch(dest, source=f"{server}/good")
     # the other corpora are complete; nothing of the tales reached dest
-    assert sorted(p.name for p in dest.iterdir()) == ["emobank", "semeval2018-ec"]
-    _assert_complete(dest, data_dir, ("emobank/", "semeval2018-ec/"))
+    assert sorted(p.name for p in dest.iterdir()) == ["emobank", "goemotions", "semeval2018-ec"]
+    _assert_complete(dest, data_dir, ("emobank/", "goemotions/", "semeval2018-ec/"))
 
     result = fetch(dest, source=f"{server}/good")
     assert result.fetched == ["alm-tales"]
-    assert result.already_present == ["semeval2018-ec", "emobank"]
-    _assert_complete(dest, data_dir, ("alm-tales/", "emobank/", "semeval2018-ec/"))
+    assert result.already_present == ["semeval2018-ec", "emobank", "goemotions"]
+    _assert_complete(dest, data_dir, ("alm-tales/", "emobank/", "goemotions/", "semeval2018-ec/"))
     assert not (tmp_path / ".data.fetch-partial").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
 

@@ -63,6 +63,29 @@ EmobankSplitOption = Annotated[
 ]
 
 
+CorpusOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--corpus",
+        help="Corpus card (TOML) declaring another label space; repeatable. Also read from "
+        "$EMOMTL_CORPORA (a path list).",
+        show_default=False,
+    ),
+]
+
+
+def use_corpora(cards: list[Path] | None) -> None:
+    """Register the label spaces of ``--corpus`` cards; a bad card exits with its error."""
+    if not cards:
+        return
+    from emomtl.data.tasks import register_cards
+
+    try:
+        register_cards(cards)
+    except ValueError as exc:  # CardError, MissingDataError, a name clash
+        raise fail(str(exc)) from exc
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error in red to stderr and return the exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}")

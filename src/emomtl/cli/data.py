@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import DataDirOption, console, err_console, fail
+from emomtl.cli.common import CorpusOption, DataDirOption, console, err_console, fail, use_corpora
 
 data_app = typer.Typer(
-    help="Validate (check) and download (fetch) the three corpora.",
+    help="Validate (check) and download (fetch) the corpora.",
     no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
@@ -20,11 +20,18 @@ app.add_typer(data_app, name="data")
 @data_app.command()
 def check(
     data_dir: DataDirOption = None,
+    corpus: CorpusOption = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--task", help="Only this label space (code or name); repeatable."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON (for machines).")
     ] = False,
 ) -> None:
-    """Load every corpus in every split mode; print split sizes and label distributions.
+    """Load every label space's corpus in every split mode; print sizes and distributions.
+
+    Built-in spaces (S, T, E, G) and those of --corpus cards are checked.
 
     Exits with status 1 when a file is missing or malformed, or a size differs from the
     published one.
@@ -33,7 +40,11 @@ def check(
 
     from emomtl.data.check import render, run_check
 
-    report = run_check(data_dir)
+    use_corpora(corpus)
+    try:
+        report = run_check(data_dir, tasks=only or None)
+    except ValueError as exc:  # an unknown --task
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -65,7 +76,7 @@ def fetch(
         list[str] | None,
         typer.Option(
             "--corpus",
-            help="Only this corpus folder (semeval2018-ec, emobank, alm-tales); repeatable.",
+            help="Only this corpus folder (semeval2018-ec, emobank, alm-tales, goemotions); repeatable.",
             show_default=False,
         ),
     ] = None,

@@ -1,33 +1,36 @@
-"""``emomtl data check``: load every corpus in every split mode, compare with the known facts.
+"""``emomtl data check``: load every label space's corpus in every split mode, compare with facts.
 
-For each (task, split mode) it reports the split sizes and the label distribution (S: positives per
-label, T: sentences per class, E: mean V/A/D) and records a *problem* for anything that is not as
-published: a missing file, malformed content, split sizes other than the reference ones (data
-README, paper Table 1), tales class counts other than 218/166/445/264/114, or a story in two
-splits of the story-level tales split. Handled quirks (the EmoBank empty-text row) are *notes*.
+For each (space, split mode) it reports the split sizes and the label distribution (multilabel:
+positives per label, multiclass: rows per class, regression: mean per target) and records a
+*problem* for anything that is not as published: a missing file, malformed content, split sizes
+other than the space's ``expected_sizes`` (data README, paper Table 1, a card's
+``[expected_sizes]``), or what a reader's own ``check_problems`` finds (tales class counts, a story
+in two splits). Handled quirks (the EmoBank empty-text row, skipped empty rows of a card) are
+*notes*.
+
+A reader module may declare ``CHECK_MODES``: ``(mode, load options, expected sizes or None)`` per
+split mode; a space without it is checked once, in mode ``default``, against ``expected_sizes``.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emomtl.data import emobank, semeval, tales
 from emomtl.data.corpus import SPLITS, Corpus
 from emomtl.data.errors import DataWarning
 from emomtl.data.loading import load_corpus
 from emomtl.data.paths import resolve_data_dir
-from emomtl.data.tasks import TASKS
+from emomtl.data.tasks import Task, get_task, known_tasks
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-#: EmoBank official sizes after dropping the one empty-text row (README: it is in dev).
-EMOBANK_OFFICIAL_LOADED = {**emobank.EXPECTED_OFFICIAL_SIZES, "dev": 999}
 
 
 @dataclass
@@ -35,8 +38,8 @@ class CorpusSummary:
     """Sizes and label distribution of one task under one split mode.
 
     Attributes:
-        task: task code (``S``, ``T``, ``E``).
-        split_mode: ``official``, ``sentence``, ``story`` or ``paper``.
+        task: the space's code (``S``, ``T``, ``E``, ``G``, a card's code).
+        split_mode: ``official``, ``sentence``, ``story``, ``paper`` or ``default``.
         sizes: split -> rows.
         expected_sizes: split -> published rows, or ``None`` where nothing is published.
         distribution: split -> label -> positives (S), sentences (T) or mean score (E).
@@ -84,68 +87,66 @@ def distribution(corpus: Corpus) -> dict[str, dict[str, float]]:
         elif corpus.task.kind == "multiclass":
             values = np.bincount(y, minlength=len(labels)).tolist()
         else:
-            values = [round(float(v), 4) for v in y.mean(axis=0)] if len(y) else [float("nan")] * 3
+            values = (
+                [round(float(v), 4) for v in y.mean(axis=0)]
+                if len(y)
+                else [float("nan")] * len(labels)
+            )
         out[name] = dict(zip(labels, values, strict=True))
     return out
 
 
-# (task code, split mode, load_corpus keyword arguments, published sizes or None)
-MODES: tuple[tuple[str, str, dict[str, str], dict[str, int] | None], ...] = (
-    ("S", "official", {}, semeval.EXPECTED_SIZES),
-    ("T", "sentence", {"tales_split": "sentence"}, tales.EXPECTED_SIZES),
-    ("T", "story", {"tales_split": "story"}, None),
-    ("E", "official", {"emobank_split": "official"}, EMOBANK_OFFICIAL_LOADED),
-    ("E", "paper", {"emobank_split": "paper"}, emobank.EXPECTED_PAPER_SIZES),
-)
+def check_modes(task: Task) -> list[tuple[str, dict[str, str], Any]]:
+    """``(mode, load_corpus options, expected sizes or None)`` to check ``task`` in."""
+    reader = importlib.import_module(task.reader) if task.reader else None
+    modes = getattr(reader, "CHECK_MODES", None)
+    if modes:
+        return [(mode, dict(options), expected) for mode, options, expected in modes]
+    expected = dict(task.expected_sizes) if task.expected_sizes else None
+    return [("default", {}, expected)]
 
 
-def _tales_problems(corpus: Corpus, mode: str) -> list[str]:
-    """Sentence mode: class counts other than the README's; story mode: a story in two splits."""
-    problems = []
-    if mode == "story":
-        owner: dict[tuple[str, str], str] = {}
-        for name, split in corpus.splits.items():
-            for key in zip(split.meta["author"], split.meta["story"], strict=True):
-                if owner.setdefault(key, name) != name:
-                    problems.append(f"T story split: story {'/'.join(key)} is in two splits")
-                    break
-        return problems
-    counts = np.sum([np.bincount(s.targets, minlength=5) for s in corpus.splits.values()], axis=0)
-    found = dict(zip(corpus.task.labels, counts.tolist(), strict=True))
-    if found != tales.EXPECTED_CLASS_COUNTS:
-        problems.append(
-            f"T: sentences per class {found}; expected {tales.EXPECTED_CLASS_COUNTS} (data README)"
-        )
-    return problems
+def _reader_problems(task: Task, corpus: Corpus, mode: str) -> list[str]:
+    reader = importlib.import_module(task.reader) if task.reader else None
+    hook = getattr(reader, "check_problems", None)
+    return list(hook(corpus, mode)) if hook is not None else []
 
 
-def run_check(data_dir: Path | None = None, *, split_seed: int = 0) -> CheckReport:
-    """Validate all corpora under ``data_dir`` (resolved as usual); never raises for bad data."""
+def run_check(
+    data_dir: Path | None = None, *, tasks: Iterable[str] | None = None, split_seed: int = 0
+) -> CheckReport:
+    """Validate the corpora of ``tasks`` (default: every registered space) under ``data_dir``.
+
+    Never raises for bad data: every problem is recorded in the report.
+    """
     root = resolve_data_dir(data_dir)
     report = CheckReport(data_dir=str(root))
-    failed: set[str] = set()
-    for code, mode, kwargs, expected in MODES:
-        if code in failed:
-            continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DataWarning)
-            try:
-                corpus = load_corpus(code, root, split_seed=split_seed, **kwargs)
-            except ValueError as exc:  # DataError, MissingDataError, or a split that cannot be made
-                failed.add(code)
-                report.problems.append(f"{code} ({TASKS[code].name}): {exc}")
-                continue
-        report.notes.extend(
-            f"{code} {mode}: {w.message}" for w in caught if issubclass(w.category, DataWarning)
-        )
-        sizes = corpus.sizes()
-        if expected is not None and sizes != expected:
-            report.problems.append(
-                f"{code} {mode}: split sizes {sizes}; expected {expected} (data README / paper)"
+    selected = list(known_tasks().values()) if tasks is None else [get_task(t) for t in tasks]
+    for task in selected:
+        for mode, options, expected in check_modes(task):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                try:
+                    corpus = load_corpus(task, root, split_seed=split_seed, **options)
+                except ValueError as exc:  # DataError, MissingDataError, CardError, bad split
+                    report.problems.append(f"{task.code} ({task.name}): {exc}")
+                    break
+            report.notes.extend(
+                f"{task.code} {mode}: {w.message}"
+                for w in caught
+                if issubclass(w.category, DataWarning)
             )
-        if code == "T":
-            report.problems.extend(_tales_problems(corpus, mode))
-        report.summaries.append(CorpusSummary(code, mode, sizes, expected, distribution(corpus)))
+            sizes = corpus.sizes()
+            if expected is not None and sizes != dict(expected):
+                report.problems.append(
+                    f"{task.code} {mode}: split sizes {sizes}; expected {dict(expected)}"
+                )
+            report.problems.extend(_reader_problems(task, corpus, mode))
+            report.summaries.append(
+                CorpusSummary(
+                    task.code, mode, sizes, expected and dict(expected), distribution(corpus)
+                )
+            )
     return report
 
 

@@ -1,5 +1,5 @@
 # ruff: noqa: E501
-"""SHA-256 of every file of the three corpora, as laid out by ``emomtl data fetch``.
+"""SHA-256 of every file of the four corpora, as laid out by ``emomtl data fetch``.
 
 Facts copied from the ``SHA256SUMS`` of the reference copy of the data (``sha256sum`` format,
 paths relative to the data directory). ``emomtl data fetch`` checks every file it writes against
@@ -900,6 +900,10 @@ c848266476711a3fb68395b9907ef574e60289ad916c8db79b7ea2e62ab62e0e  emobank/meta.t
 1124cf56bd255fadea9e734a13133a9bd2202022f6d8a0ea560f076d8562517f  semeval2018-ec/2018-E-c-En-dev.txt
 e2e1d2af0aeb381cd37c7c4fbbd833eed929cab610a7a027c80b8e4f7aa07df5  semeval2018-ec/2018-E-c-En-test-gold.txt
 498893ef1ecc5698d44ba9fd815d3ee88278f24fc549b202ddf36a4452f96675  semeval2018-ec/2018-E-c-En-train.txt
+575489c079c9de1097062a01738f998590d6b7ead66dd1c9fd1d2ba01fd8bc62  goemotions/dev.tsv
+45c3ef86782d2a4d7fedcd6d8c111aa0d0e94720689bd164fac94fefb4495a89  goemotions/emotions.txt
+0587b2dd8b27b97352adbfc3fb083d46005c8946657fdc2b1ca8b1cc7f1f8be4  goemotions/test.tsv
+1c254a142be5c00e80d819b9ae1bbd36d94b2eeb8f4b1271846508d57e57d9c5  goemotions/train.tsv
 """
 
 

@@ -24,15 +24,16 @@ import io
 import math
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from emomtl.data import paths
 from emomtl.data.corpus import SPLITS, Corpus, Split, ratio_split
 from emomtl.data.errors import DataError, DataWarning, read_utf8
-from emomtl.data.tasks import EMOBANK, EMOBANK_LABELS
+from emomtl.data.tasks import EMOBANK, EMOBANK_LABELS, Task
 
 EmobankSplit = Literal["official", "paper"]
 
@@ -154,7 +155,7 @@ def read_emobank_meta(path: Path) -> dict[str, dict[str, str]]:
 def read_emobank(data_dir: Path) -> tuple[Split, list[str]]:
     """All rows of ``emobank.csv`` with ``document``/``category`` metadata (``""`` when unknown),
     and each row's official split."""
-    paths.require("E", data_dir)
+    paths.require_paths([paths.emobank_csv(data_dir)], data_dir)
     rows, official = read_emobank_csv(paths.emobank_csv(data_dir))
     meta = read_emobank_meta(paths.emobank_meta(data_dir))
     if meta:
@@ -209,3 +210,24 @@ def load_emobank(
     else:
         raise ValueError(f"unknown EmoBank split {split!r}; expected 'official' or 'paper'")
     return Corpus(task=EMOBANK, splits={s: rows.subset(index[s]) for s in SPLITS})
+
+
+def required_paths(task: Task, data_dir: Path) -> list[Path]:
+    """Reader protocol (:class:`emomtl.data.tasks.Task`): ``emobank.csv`` (meta is optional)."""
+    return [paths.emobank_csv(data_dir)]
+
+
+def load(task: Task, data_dir: Path, options: Mapping[str, Any]) -> Corpus:
+    """Reader protocol: :func:`load_emobank` with ``options["emobank_split"]``, ``split_seed``."""
+    return load_emobank(
+        data_dir,
+        split=options.get("emobank_split", "official"),
+        split_seed=int(options.get("split_seed", 0)),
+    )
+
+
+#: ``emomtl data check``: the official split (less the empty-text dev row) and the paper's split.
+CHECK_MODES = (
+    ("official", {"emobank_split": "official"}, {**EXPECTED_OFFICIAL_SIZES, "dev": 999}),
+    ("paper", {"emobank_split": "paper"}, EXPECTED_PAPER_SIZES),
+)

@@ -1,4 +1,4 @@
-"""``emomtl data fetch``: download the three corpora, verify every file, place them atomically.
+"""``emomtl data fetch``: download the four corpora, verify every file, place them atomically.
 
 Original public locations (each overridable with ``source``, a base URL or a local directory that
 holds files of the same names):
@@ -9,6 +9,9 @@ holds files of the same names):
   248ce2a.
 - Alm's ``Grimms.tar.gz``, ``HCAndersen.tar.gz``, ``Potter.tar.gz`` from her affectdata page; each
   holds one top-level folder named after the author.
+- GoEmotions ``train.tsv``, ``dev.tsv``, ``test.tsv``, ``emotions.txt`` from
+  github.com/google-research/google-research ``goemotions/data/`` (branch
+  :data:`GOEMOTIONS_REF`; the SHA-256 sums pin the content).
 
 The result is laid out like the reference data directory (``semeval2018-ec/``, ``emobank/``,
 ``alm-tales/<Author>/...``) and every file is checked against :mod:`emomtl.data.checksums`.
@@ -49,6 +52,12 @@ SEMEVAL_ZIP_URL = (
 EMOBANK_COMMIT = "248ce2a43e165a66d31aeaed83cff9641d6654e0"
 EMOBANK_BASE_URL = f"https://raw.githubusercontent.com/JULIELab/EmoBank/{EMOBANK_COMMIT}/corpus"
 ALM_BASE_URL = "http://people.rc.rit.edu/~coagla/affectdata"
+GOEMOTIONS_REF = "master"  # the files are pinned by their SHA-256 below, not by the ref
+GOEMOTIONS_BASE_URL = (
+    "https://raw.githubusercontent.com/google-research/google-research/"
+    f"{GOEMOTIONS_REF}/goemotions/data"
+)
+GOEMOTIONS_DIR = "goemotions"
 #: Folder of the E-c files inside the organisers' zip (under ``SemEval2018-Task1-all-data/``).
 SEMEVAL_ZIP_FOLDER = "English/E-c"
 
@@ -81,8 +90,12 @@ ARTEFACTS: tuple[Artefact, ...] = (
         Artefact(f"{author}.tar.gz", f"{ALM_BASE_URL}/{author}.tar.gz", TALES_DIR, "tar")
         for author in ("Grimms", "HCAndersen", "Potter")
     ),
+    *(
+        Artefact(name, f"{GOEMOTIONS_BASE_URL}/{name}", GOEMOTIONS_DIR, "file")
+        for name in ("train.tsv", "dev.tsv", "test.tsv", "emotions.txt")
+    ),
 )
-CORPORA = (SEMEVAL_DIR, EMOBANK_DIR, TALES_DIR)
+CORPORA = (SEMEVAL_DIR, EMOBANK_DIR, TALES_DIR, GOEMOTIONS_DIR)
 
 
 class FetchError(RuntimeError):

@@ -7,6 +7,9 @@ corpora in their original layout (what ``emomtl data fetch`` writes)::
       semeval2018-ec/2018-E-c-En-{train,dev,test-gold}.txt
       emobank/emobank.csv            (+ meta.tsv, optional: genre of every row)
       alm-tales/{Grimms,HCAndersen,Potter}/agree-sent/*.agree
+      goemotions/{train,dev,test}.tsv, emotions.txt   (read through the built-in GoEmotions card)
+
+Corpora declared by a user's card live wherever the card says (paths relative to the card).
 """
 
 from __future__ import annotations
@@ -70,14 +73,10 @@ def tales_agree_dirs(data_dir: Path) -> dict[str, Path]:
 
 
 def required_paths(code: str, data_dir: Path) -> list[Path]:
-    """Files (and, for the tales, directories) that task ``code`` (``S``, ``T``, ``E``) needs."""
-    if code == "S":
-        return list(semeval_paths(data_dir).values())
-    if code == "T":
-        return list(tales_agree_dirs(data_dir).values())
-    if code == "E":
-        return [emobank_csv(data_dir)]
-    raise ValueError(f"unknown task code {code!r}; expected one of S, T, E")
+    """Files (and, for the tales, directories) that the label space ``code`` needs."""
+    from emomtl.data.tasks import get_task
+
+    return get_task(code).required_paths(data_dir)
 
 
 def missing_paths(codes: Iterable[str], data_dir: Path) -> list[Path]:
@@ -86,11 +85,18 @@ def missing_paths(codes: Iterable[str], data_dir: Path) -> list[Path]:
 
 
 def require(codes: Iterable[str], data_dir: Path) -> None:
-    """Check that every file the tasks ``codes`` need is present.
+    """Check that every file the label spaces ``codes`` need is present.
 
     Raises:
         MissingDataError: listing *all* missing files at once, with how to get them.
     """
     missing = missing_paths(codes, data_dir)
+    if missing:
+        raise MissingDataError(data_dir, missing)
+
+
+def require_paths(required: Iterable[Path], data_dir: Path) -> None:
+    """Raise :class:`MissingDataError` listing every path of ``required`` that does not exist."""
+    missing = [p for p in required if not p.exists()]
     if missing:
         raise MissingDataError(data_dir, missing)

@@ -7,14 +7,16 @@ emotion at all (all zeros). The paper uses the official split (6838 / 886 / 3259
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from emomtl.data import paths
 from emomtl.data.corpus import SPLITS, Corpus, Split
 from emomtl.data.errors import DataError, read_utf8
-from emomtl.data.tasks import SEMEVAL, SEMEVAL_LABELS
+from emomtl.data.tasks import SEMEVAL, SEMEVAL_LABELS, Task
 
 HEADER = ("ID", "Tweet", *SEMEVAL_LABELS)
 #: Rows per split in the official release (data README; paper Table 1).
@@ -89,6 +91,20 @@ def load_semeval(data_dir: Path) -> Corpus:
         MissingDataError: listing every missing file.
         DataError: see :func:`read_semeval_file`.
     """
-    paths.require("S", data_dir)
+    paths.require_paths(paths.semeval_paths(data_dir).values(), data_dir)
     files = paths.semeval_paths(data_dir)
     return Corpus(task=SEMEVAL, splits={s: read_semeval_file(files[s]) for s in SPLITS})
+
+
+def required_paths(task: Task, data_dir: Path) -> list[Path]:
+    """Reader protocol (:class:`emomtl.data.tasks.Task`): the three E-c files."""
+    return list(paths.semeval_paths(data_dir).values())
+
+
+def load(task: Task, data_dir: Path, options: Mapping[str, Any]) -> Corpus:
+    """Reader protocol: :func:`load_semeval` (the official split has no options)."""
+    return load_semeval(data_dir)
+
+
+#: ``emomtl data check``: the official split and its published sizes.
+CHECK_MODES = (("official", {}, EXPECTED_SIZES),)

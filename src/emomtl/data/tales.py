@@ -17,15 +17,16 @@ There is no official split. Two seeded splits, functions of ``split_seed`` only:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from emomtl.data import paths
 from emomtl.data.corpus import SPLITS, Corpus, Split, ratio_split
 from emomtl.data.errors import DataError, read_utf8
-from emomtl.data.tasks import TALES, TALES_LABELS
+from emomtl.data.tasks import TALES, TALES_LABELS, Task
 
 TalesSplit = Literal["sentence", "story"]
 
@@ -100,7 +101,7 @@ def read_tales(data_dir: Path) -> Split:
         MissingDataError: when an author's ``agree-sent`` folder is missing (lists all of them).
         DataError: see :func:`read_agree_file`; also when no file holds any sentence.
     """
-    paths.require("T", data_dir)
+    paths.require_paths(paths.tales_agree_dirs(data_dir).values(), data_dir)
     folders = paths.tales_agree_dirs(data_dir)
     parts = [
         read_agree_file(path, author)
@@ -163,3 +164,44 @@ def load_tales(data_dir: Path, *, split: TalesSplit = "sentence", split_seed: in
     else:
         raise ValueError(f"unknown tales split {split!r}; expected 'sentence' or 'story'")
     return Corpus(task=TALES, splits={name: everything.subset(index[name]) for name in SPLITS})
+
+
+def required_paths(task: Task, data_dir: Path) -> list[Path]:
+    """Reader protocol (:class:`emomtl.data.tasks.Task`): the authors' ``agree-sent`` folders."""
+    return list(paths.tales_agree_dirs(data_dir).values())
+
+
+def load(task: Task, data_dir: Path, options: Mapping[str, Any]) -> Corpus:
+    """Reader protocol: :func:`load_tales` with ``options["tales_split"]`` and ``split_seed``."""
+    return load_tales(
+        data_dir,
+        split=options.get("tales_split", "sentence"),
+        split_seed=int(options.get("split_seed", 0)),
+    )
+
+
+#: ``emomtl data check``: both split modes; only the sentence split has published sizes.
+CHECK_MODES = (
+    ("sentence", {"tales_split": "sentence"}, EXPECTED_SIZES),
+    ("story", {"tales_split": "story"}, None),
+)
+
+
+def check_problems(corpus: Corpus, mode: str) -> list[str]:
+    """Sentence mode: class counts other than the README's; story mode: a story in two splits."""
+    problems = []
+    if mode == "story":
+        owner: dict[tuple[str, str], str] = {}
+        for name, split in corpus.splits.items():
+            for key in zip(split.meta["author"], split.meta["story"], strict=True):
+                if owner.setdefault(key, name) != name:
+                    problems.append(f"T story split: story {'/'.join(key)} is in two splits")
+                    break
+        return problems
+    counts = np.sum([np.bincount(s.targets, minlength=5) for s in corpus.splits.values()], axis=0)
+    found = dict(zip(corpus.task.labels, counts.tolist(), strict=True))
+    if found != EXPECTED_CLASS_COUNTS:
+        problems.append(
+            f"T: sentences per class {found}; expected {EXPECTED_CLASS_COUNTS} (data README)"
+        )
+    return problems
