@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from emomtl.data.tasks import TASKS, Task, format_task_spec, parse_task_spec
+from emomtl.data.tasks import Task, format_task_spec, parse_task_spec, task_stream
 from emomtl.features.task_data import TaskData
 from emomtl.metrics import task_metrics
 from emomtl.model.batched import BatchedMultiTaskNet, keep_optimizer_rows
@@ -498,7 +498,6 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
     input_dim = _check_data(tasks, data)
     union = _build_union(tasks, data)
     seeds = list(config.seeds)
-    canonical = list(TASKS)
     pools = [
         [
             torch.as_tensor(
@@ -506,7 +505,7 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
                     len(data[sel.task.code].features["train"]),
                     sel.fraction,
                     seed,
-                    canonical.index(sel.task.code),
+                    task_stream(sel.task.code),
                 ),
                 dtype=torch.long,
             )

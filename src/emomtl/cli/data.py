@@ -76,7 +76,8 @@ def fetch(
         list[str] | None,
         typer.Option(
             "--corpus",
-            help="Only this corpus folder (semeval2018-ec, emobank, alm-tales, goemotions); repeatable.",
+            help="Only this corpus folder (semeval2018-ec, emobank, alm-tales, goemotions); "
+            "repeatable.",
             show_default=False,
         ),
     ] = None,

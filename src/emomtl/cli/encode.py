@@ -9,6 +9,7 @@ import typer
 from emomtl.cli import app
 from emomtl.cli.common import (
     CacheDirOption,
+    CorpusOption,
     DataDirOption,
     EmobankSplitOption,
     EncoderOption,
@@ -16,6 +17,7 @@ from emomtl.cli.common import (
     TalesSplitOption,
     console,
     fail,
+    use_corpora,
 )
 
 
@@ -33,6 +35,7 @@ def encode(
         str, typer.Option("--tasks", help="Comma-separated task codes or names, e.g. S,T,E.")
     ] = "S,T,E",
     data_dir: DataDirOption = None,
+    corpus: CorpusOption = None,
     cache_dir: CacheDirOption = None,
     batch_size: Annotated[
         int | None,
@@ -42,6 +45,7 @@ def encode(
     emobank_split: EmobankSplitOption = "official",
 ) -> None:
     """Encode every split of the chosen corpora once and store the features in the cache."""
+    use_corpora(corpus)
     import time
 
     from rich.table import Table

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import console, fail
+from emomtl.cli.common import CorpusOption, console, fail, use_corpora
 
 
 @app.command()
@@ -24,9 +24,11 @@ def report(
     title: Annotated[
         str | None, typer.Option("--title", help="Report title.", show_default=False)
     ] = None,
+    corpus: CorpusOption = None,
 ) -> None:
     """Write DIR/report.md (the paper's Tables 2-4 beside ours, the MTL-vs-STL significance
     tests, every metric) and its PNG figures, reading only saved results."""
+    use_corpora(corpus)
     from emomtl.report.build import build_report
     from emomtl.report.collect import ReportError
 

@@ -12,6 +12,7 @@ import typer
 from emomtl.cli import app
 from emomtl.cli.common import (
     CacheDirOption,
+    CorpusOption,
     DataDirOption,
     EmobankSplitOption,
     EncoderOption,
@@ -20,6 +21,7 @@ from emomtl.cli.common import (
     console,
     err_console,
     fail,
+    use_corpora,
 )
 
 #: Upper bound of ``--workers 0`` (one worker per core).
@@ -76,6 +78,7 @@ def reproduce(
         ),
     ] = 0,
     data_dir: DataDirOption = None,
+    corpus: CorpusOption = None,
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
     emobank_split: EmobankSplitOption = "official",
@@ -85,6 +88,7 @@ def reproduce(
 
     A killed run resumes where it stopped when started again with the same options.
     """
+    use_corpora(corpus)
     from emomtl.experiments.grid import QUICK, QUICK_SEEDS, SEEDS, TABLE4
     from emomtl.experiments.runner import run_grid
     from emomtl.features.encoders import EncoderError, EncoderSpec

@@ -13,6 +13,7 @@ import typer
 from emomtl.cli import app
 from emomtl.cli.common import (
     CacheDirOption,
+    CorpusOption,
     DataDirOption,
     EmobankSplitOption,
     EncoderOption,
@@ -20,6 +21,7 @@ from emomtl.cli.common import (
     TalesSplitOption,
     console,
     fail,
+    use_corpora,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +37,7 @@ def _print_tables(results: dict[str, Any]) -> None:
     from emomtl.data.tasks import TASKS
 
     for code, metrics in results["test"].items():
-        task = TASKS[code]
+        task = TASKS[code]  # every space of the run is registered (built in or --corpus)
         table = Table(
             title=f"{task.code} ({task.name}) test, {results['setting']}, "
             f"n = {len(results['seeds'])} seeds"
@@ -69,6 +71,7 @@ def train(
     encoder: EncoderOption = "minilm",
     precision: PrecisionOption = "auto",
     data_dir: DataDirOption = None,
+    corpus: CorpusOption = None,
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
     emobank_split: EmobankSplitOption = "official",
@@ -106,6 +109,7 @@ def train(
     ] = None,
 ) -> None:
     """Train one setting over N seeds (as one batched model) and write its run directory."""
+    use_corpora(corpus)
     from emomtl.experiments.store import write_run
     from emomtl.features.encoders import EncoderSpec
     from emomtl.train import TrainConfig
@@ -139,7 +143,8 @@ def train(
     data_options = {"tales_split": tales_split, "emobank_split": emobank_split}
     output = _train(config, spec, data_dir, cache_dir, data_options, quiet=as_json)
     command = shlex.join(["emomtl", *sys.argv[1:]])
-    write_run(output, out, encoder_spec=spec, data_options=data_options, command=command)
+    recorded = {**data_options, "corpora": _card_paths()}
+    write_run(output, out, encoder_spec=spec, data_options=recorded, command=command)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     if save is not None:
         from emomtl.bundle import save_bundle
@@ -152,6 +157,13 @@ def train(
     console.print(
         f"run written to [bold]{out}[/]" + (f"; bundle in [bold]{save}[/]" if save else "")
     )
+
+
+def _card_paths() -> list[str]:
+    """The corpus cards (absolute paths) registered in this process, for the run's config."""
+    from emomtl.data.tasks import known_tasks
+
+    return [str(t.card.path) for t in known_tasks().values() if t.card is not None]
 
 
 def _train(

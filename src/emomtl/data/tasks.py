@@ -25,6 +25,7 @@ import importlib
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,6 +341,19 @@ def register_cards(paths: Iterable[str | Path]) -> list[Task]:
         if resolved not in current:
             os.environ[CORPORA_ENV] = os.pathsep.join([*current, resolved])
     return tasks
+
+
+def task_stream(code: str) -> int:
+    """A stable integer per space for seeding its random streams (training subsets).
+
+    The built-ins keep their historical indices (``S`` 0, ``T`` 1, ``E`` 2, ``G`` 3) so earlier
+    results reproduce; other spaces get ``1000 + crc32(code) % 10**6``, independent of the order
+    in which cards were registered.
+    """
+    builtin = {"S": 0, "T": 1, "E": 2, "G": 3}
+    if code in builtin:
+        return builtin[code]
+    return 1000 + zlib.crc32(code.encode("utf-8")) % 10**6
 
 
 def canonical_order(codes: Iterable[str]) -> list[str]:

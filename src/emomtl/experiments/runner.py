@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from emomtl.data.tasks import canonical_order
 from emomtl.experiments import store
 from emomtl.experiments.grid import SEEDS, Setting
 from emomtl.experiments.store import write_json
@@ -273,7 +274,7 @@ def run_grid(
     todo = {s: missing_seeds(out_dir / s.slug, seeds, overwrite=overwrite) for s in settings}
     stages: dict[str, float] = {"encode": 0.0, "train": 0.0}
     data: dict[str, TaskData] = {}
-    needed = sorted({code for s, m in todo.items() if m for code in s.codes}, key="STE".index)
+    needed = canonical_order({code for s, m in todo.items() if m for code in s.codes})
     if needed:
         if load_fn is None:
             from emomtl.features.task_data import load_task_data as load_fn

@@ -30,11 +30,18 @@ from emomtl.data.tasks import TASKS, Task, get_task
 
 
 def resolve_tasks(tasks: Iterable[Task | str]) -> list[Task]:
-    """Tasks (or codes / names) in canonical order ``S, T, E``, without repeats."""
-    codes = {(t if isinstance(t, Task) else get_task(t)).code for t in tasks}
-    if not codes:
+    """Tasks (or codes / names) without repeats, in canonical registry order (``S, T, E, G``,
+    then cards); :class:`Task` values that are not registered (a bundle's self-described spaces)
+    keep their given order after the registered ones."""
+    resolved: dict[str, Task] = {}
+    for item in tasks:
+        task = item if isinstance(item, Task) else get_task(item)
+        resolved.setdefault(task.code, task)
+    if not resolved:
         raise ValueError("a network needs at least one task")
-    return [TASKS[code] for code in TASKS if code in codes]
+    registered = [code for code in TASKS if code in resolved]
+    rest = [code for code in resolved if code not in registered]
+    return [resolved[code] for code in (*registered, *rest)]
 
 
 def output_slices(tasks: Sequence[Task]) -> dict[str, slice]:
