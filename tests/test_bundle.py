@@ -34,7 +34,7 @@ from emomtl.bundle import (
     select_seed,
     write_bundle,
 )
-from emomtl.data.tasks import SEMEVAL_LABELS, TALES_LABELS, parse_task_spec
+from emomtl.data.tasks import SEMEVAL_LABELS, TALES, TALES_LABELS, parse_task_spec
 from emomtl.features.encoders import EncoderSpec
 from emomtl.model import MultiTaskNet
 from emomtl.train import SeedResult, TrainConfig, TrainOutput
@@ -161,8 +161,10 @@ def test_layout_and_config(tmp_path: Path) -> None:
     assert config["labels"]["T"] == list(TALES_LABELS)
     assert config["labels"]["E"] == ["V", "A", "D"]
     assert (config["head"], config["hidden_dim"], config["input_dim"]) == ("mh", 8, FAKE_DIM)
-    assert config["vad_normalisation"]["mean"] == pytest.approx(VAD_MEAN)
-    assert config["vad_normalisation"]["std"] == pytest.approx(VAD_STD)
+    assert config["target_statistics"]["E"]["mean"] == pytest.approx(VAD_MEAN)
+    assert config["target_statistics"]["E"]["std"] == pytest.approx(VAD_STD)
+    assert [space["code"] for space in config["spaces"]] == ["S", "T", "E"]
+    assert config["spaces"][1] == {**TALES.to_dict(), "labels": list(TALES_LABELS)}
     assert config["train_config"]["tasks"] == "S+T+E"
     assert config["emomtl_version"]
     # no stray staging directories beside the bundle
@@ -219,7 +221,7 @@ def test_round_trip_rebuilds_identical_model(tmp_path: Path) -> None:
 
 def test_fewer_tasks(tmp_path: Path) -> None:
     bundle = load_bundle(make_bundle(tmp_path / "b", tasks="S"))
-    assert bundle.config.tasks == ["S"] and bundle.config.vad_normalisation is None
+    assert bundle.config.tasks == ["S"] and bundle.config.target_statistics == {}
     assert set(bundle.config.labels) == {"S"}
 
 

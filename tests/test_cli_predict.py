@@ -39,7 +39,7 @@ def said(result: Result) -> str:
 def test_texts_print_a_table(bundle: Path) -> None:
     result = run("predict", "--model", str(bundle), "a happy day", "a b c d e f g h")
     assert result.exit_code == 0, result.output
-    for header in ("SemEval emotions", "Ekman", "V", "a happy day", "(truncated)"):
+    for header in ("SemEval-2018", "Alm's tales", "V", "a happy day", "(truncated)"):
         assert header in said(result)
 
 

@@ -33,13 +33,13 @@ def test_public_import() -> None:
 def test_one_text_gives_one_record_with_every_label_space(analyzer: EmotionAnalyzer) -> None:
     p = analyzer.predict("what a wonderful day")
     assert isinstance(p, Prediction)
-    assert list(p.semeval) == list(SEMEVAL_LABELS)
-    assert all(0.0 <= v <= 1.0 for v in p.semeval.values())
-    assert p.semeval_labels == tuple(k for k, v in p.semeval.items() if v > 0.5)
-    assert list(p.ekman) == list(TALES_LABELS)
-    assert sum(p.ekman.values()) == pytest.approx(1.0)
-    assert p.ekman_top == max(p.ekman, key=p.ekman.get)
-    assert list(p.vad) == ["V", "A", "D"]
+    assert list(p["semeval"].scores) == list(SEMEVAL_LABELS)
+    assert all(0.0 <= v <= 1.0 for v in p["semeval"].scores.values())
+    assert p["semeval"].labels == tuple(k for k, v in p["semeval"].scores.items() if v >= 0.5)
+    assert list(p["ekman"].scores) == list(TALES_LABELS)
+    assert sum(p["ekman"].scores.values()) == pytest.approx(1.0)
+    assert p["ekman"].top == max(p["ekman"].scores, key=p["ekman"].scores.get)
+    assert list(p["vad"].scores) == ["V", "A", "D"]
     assert (p.truncated, p.n_tokens) == (False, 6)
 
 
@@ -48,9 +48,15 @@ def test_values_equal_the_model_applied_to_the_encoder(analyzer: EmotionAnalyzer
     with torch.no_grad():
         reference = analyzer.model.activate(analyzer.model(features))
     for row, p in enumerate(analyzer.predict(TEXTS)):
-        assert list(p.semeval.values()) == pytest.approx(reference["S"][row].tolist(), abs=1e-6)
-        assert list(p.ekman.values()) == pytest.approx(reference["T"][row].tolist(), abs=1e-6)
-        assert list(p.vad.values()) == pytest.approx(reference["E"][row].tolist(), abs=1e-5)
+        assert list(p["semeval"].scores.values()) == pytest.approx(
+            reference["S"][row].tolist(), abs=1e-6
+        )
+        assert list(p["ekman"].scores.values()) == pytest.approx(
+            reference["T"][row].tolist(), abs=1e-6
+        )
+        assert list(p["vad"].scores.values()) == pytest.approx(
+            reference["E"][row].tolist(), abs=1e-5
+        )
 
 
 def test_batching_does_not_change_results(tmp_path: Path) -> None:
@@ -59,13 +65,17 @@ def test_batching_does_not_change_results(tmp_path: Path) -> None:
     small = EmotionAnalyzer.load(path, encoder=FakeEncoder(), chunk_size=2)
     large = EmotionAnalyzer.load(path, encoder=FakeEncoder(), chunk_size=64)
     for a, b in zip(small.predict(texts), large.predict(texts), strict=True):
-        assert (a.semeval_labels, a.ekman_top, a.truncated) == (
-            b.semeval_labels,
-            b.ekman_top,
+        assert (a["semeval"].labels, a["ekman"].top, a.truncated) == (
+            b["semeval"].labels,
+            b["ekman"].top,
             b.truncated,
         )
-        assert list(a.semeval.values()) == pytest.approx(list(b.semeval.values()), abs=1e-6)
-        assert list(a.vad.values()) == pytest.approx(list(b.vad.values()), abs=1e-5)
+        assert list(a["semeval"].scores.values()) == pytest.approx(
+            list(b["semeval"].scores.values()), abs=1e-6
+        )
+        assert list(a["vad"].scores.values()) == pytest.approx(
+            list(b["vad"].scores.values()), abs=1e-5
+        )
     assert small.encoder.calls == 4 and large.encoder.calls == 1
 
 
@@ -75,11 +85,13 @@ def test_to_dict_and_flat_row(analyzer: EmotionAnalyzer) -> None:
     assert json.loads(json.dumps(record)) == record
     assert set(record) == {"text", "truncated", "n_tokens", "semeval", "ekman", "vad"}
     assert set(record["semeval"]) == {"probabilities", "labels"}
-    assert record["ekman"]["top"] == p.ekman_top
+    assert record["ekman"]["top"] == p["ekman"].top
     flat = p.to_flat()
     assert list(flat) == analyzer.flat_columns()
-    assert flat["semeval_joy"] == p.semeval["joy"] and flat["vad_V"] == p.vad["V"]
-    assert flat["semeval_labels"] == ";".join(p.semeval_labels)
+    assert (
+        flat["semeval_joy"] == p["semeval"].scores["joy"] and flat["vad_V"] == p["vad"].scores["V"]
+    )
+    assert flat["semeval_labels"] == ";".join(p["semeval"].labels)
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
@@ -106,8 +118,8 @@ def test_threshold_override(tmp_path: Path) -> None:
     path = make_bundle(tmp_path / "b")
     low = EmotionAnalyzer.load(path, encoder=FakeEncoder(), threshold=0.01).predict(TEXTS[0])
     high = EmotionAnalyzer.load(path, encoder=FakeEncoder(), threshold=0.99).predict(TEXTS[0])
-    assert low.semeval_labels == tuple(SEMEVAL_LABELS)  # sigmoid outputs are all > 0.01 here
-    assert high.semeval_labels == ()
+    assert low["semeval"].labels == tuple(SEMEVAL_LABELS)  # sigmoid outputs are all > 0.01 here
+    assert high["semeval"].labels == ()
     with pytest.raises(ValueError, match="threshold"):
         EmotionAnalyzer.load(path, encoder=FakeEncoder(), threshold=1.5)
 
@@ -115,7 +127,7 @@ def test_threshold_override(tmp_path: Path) -> None:
 def test_bundle_with_fewer_tasks_gives_only_its_label_spaces(tmp_path: Path) -> None:
     analyzer = EmotionAnalyzer.load(make_bundle(tmp_path / "b", tasks="S+E"), encoder=FakeEncoder())
     p = analyzer.predict(TEXTS[0])
-    assert p.ekman is None and p.ekman_top is None
+    assert "ekman" not in p and "semeval" in p
     assert set(p.to_dict()) == {"text", "truncated", "n_tokens", "semeval", "vad"}
     assert analyzer.labels == {"semeval": list(SEMEVAL_LABELS), "vad": ["V", "A", "D"]}
     frame = analyzer.predict_dataframe(TEXTS)
@@ -126,7 +138,7 @@ def test_predict_dataframe(analyzer: EmotionAnalyzer) -> None:
     frame = analyzer.predict_dataframe(TEXTS)
     assert list(frame.columns) == analyzer.flat_columns()
     assert len(frame) == 3 and frame["text"].tolist() == TEXTS
-    expected = [p.vad["A"] for p in analyzer.predict(TEXTS)]
+    expected = [p["vad"].scores["A"] for p in analyzer.predict(TEXTS)]
     assert frame["vad_A"].tolist() == pytest.approx(expected)
 
     source = pd.DataFrame({"id": ["x", "y", "z"], "body": TEXTS}, index=[10, 20, 30])
@@ -197,35 +209,35 @@ TALE_SAD = [
 @pytest.mark.slow
 def test_semeval_joy_sadness_anger(real: EmotionAnalyzer) -> None:
     for p in real.predict(JOYFUL):
-        assert p.semeval["joy"] > p.semeval["sadness"], p.text
-        assert "joy" in p.semeval_labels, p.text
+        assert p["semeval"].scores["joy"] > p["semeval"].scores["sadness"], p.text
+        assert "joy" in p["semeval"].labels, p.text
     for p in real.predict(GRIM):
-        assert p.semeval["sadness"] > p.semeval["joy"], p.text
-        assert "sadness" in p.semeval_labels, p.text
+        assert p["semeval"].scores["sadness"] > p["semeval"].scores["joy"], p.text
+        assert "sadness" in p["semeval"].labels, p.text
     for p in real.predict(FURIOUS):
-        ranked = sorted(p.semeval, key=p.semeval.get, reverse=True)
+        ranked = sorted(p["semeval"].scores, key=p["semeval"].scores.get, reverse=True)
         assert "anger" in ranked[:2], (p.text, ranked)
-        assert p.semeval["anger"] > p.semeval["joy"], p.text
+        assert p["semeval"].scores["anger"] > p["semeval"].scores["joy"], p.text
 
 
 @pytest.mark.real
 @pytest.mark.slow
 def test_ekman_top_class(real: EmotionAnalyzer) -> None:
     for p in real.predict(TALE_HAPPY + JOYFUL[:1]):
-        assert p.ekman_top == "happy", (p.text, p.ekman)
+        assert p["ekman"].top == "happy", (p.text, p["ekman"].scores)
     for p in real.predict(TALE_SAD + GRIM[:1]):
-        assert p.ekman_top == "sad", (p.text, p.ekman)
+        assert p["ekman"].top == "sad", (p.text, p["ekman"].scores)
 
 
 @pytest.mark.real
 @pytest.mark.slow
 def test_valence_sides_of_the_midpoint(real: EmotionAnalyzer) -> None:
     for p in real.predict(JOYFUL + TALE_HAPPY):
-        assert p.vad["V"] > 3.0, (p.text, p.vad)
+        assert p["vad"].scores["V"] > 3.0, (p.text, p["vad"].scores)
     for p in real.predict(GRIM + TALE_SAD):
-        assert p.vad["V"] < 3.0, (p.text, p.vad)
+        assert p["vad"].scores["V"] < 3.0, (p.text, p["vad"].scores)
     for p in real.predict(JOYFUL + GRIM):
-        assert all(1.0 <= v <= 5.0 for v in p.vad.values()), p.vad
+        assert all(1.0 <= v <= 5.0 for v in p["vad"].scores.values()), p["vad"].scores
 
 
 @pytest.mark.real

@@ -2,13 +2,16 @@
 
 A bundle is a directory::
 
-    config.json        format_version, emomtl version, encoder spec + weights hash, tasks, label
-                       names, head, hidden_dim, input_dim, VAD normalisation statistics, threshold,
-                       the training config and the chosen seed
+    config.json        format_version, emomtl version, encoder spec + weights hash, tasks and the
+                       full description of every label space (name, kind, labels, metric, record
+                       key, licence), head, hidden_dim, input_dim, regression target statistics,
+                       threshold, the training config and the chosen seed
     model.safetensors  the MultiTaskNet state dict (tensors only: no pickle anywhere)
     metrics.json       dev/test scores of the chosen seed and the mean over all trained seeds
     README.md          model card: data, scores, intended use, limits
 
+A bundle is self-describing: it predicts every space it was trained on without the space's card
+or corpus (format version 2; version-1 bundles, which named only the built-in codes, still load).
 Loading reads JSON and safetensors only, so it never executes code from the bundle (``torch.load``
 is not used). A bundle whose ``format_version`` is newer than :data:`FORMAT_VERSION` is
 refused, and :func:`check_encoder` refuses an encoder whose weights hash differs from the one the
@@ -29,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emomtl.data.tasks import TASKS, Task
+from emomtl.data.tasks import Task, get_task
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -38,17 +41,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from emomtl.train import SeedResult, TrainOutput
 
 #: Version of the on-disk layout written by this module. Readers accept this version and older.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
-#: Probability above which a SemEval emotion is reported as present (the paper's threshold).
+#: Probability at or above which a multi-label label is reported present (the paper: rounding).
 DEFAULT_THRESHOLD = 0.5
 #: Environment variable overriding the default bundle location.
 MODEL_ENV = "EMOMTL_MODEL"
-CREATE_DEFAULT_HINT = "create it with `emomtl train --preset default` (trains MH-MTL on S+T+E)"
+CREATE_DEFAULT_HINT = "create it with `emomtl train --preset default`"
 
 
 class BundleError(ValueError):
@@ -78,14 +81,17 @@ class BundleConfig:
         encoder: ``EncoderSpec.to_dict()`` (name, pooling, max_length, precision).
         encoder_weights_hash: ``FrozenEncoder.weights_hash`` of the encoder the head was trained on.
         input_dim: encoder feature dimension d.
-        tasks: task codes in canonical order, e.g. ``["S", "T", "E"]``.
+        tasks: task codes in output order, e.g. ``["S", "T", "E"]``.
         labels: task code -> label names in output order.
+        spaces: ``Task.to_dict()`` of every task, in :attr:`tasks` order (format 2; empty in
+            format-1 bundles, whose codes name built-in spaces).
         head: ``mh`` or ``se``.
         hidden_dim: width of the shared layer.
         dropout: dropout of the shared layer (inactive at inference).
-        threshold: probability above which a SemEval label is reported.
-        vad_normalisation: ``{"mean": [V, A, D], "std": [V, A, D]}`` training-set statistics used to
-            standardise E targets (also stored as buffers in the weights), or None without E.
+        threshold: probability at or above which a multi-label label is reported.
+        target_statistics: regression code -> ``{"mean": [...], "std": [...]}``, the training-set
+            statistics that standardised its targets (also buffers in the weights).
+        vad_normalisation: format-1 name of ``target_statistics["E"]`` (read, no longer written).
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
         seed: the training seed whose weights were saved.
         created_at: ISO-8601 UTC timestamp.
@@ -102,6 +108,8 @@ class BundleConfig:
     hidden_dim: int
     dropout: float = 0.0
     threshold: float = DEFAULT_THRESHOLD
+    spaces: list[dict[str, Any]] = field(default_factory=list)
+    target_statistics: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     vad_normalisation: dict[str, list[float]] | None = None
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -109,8 +117,11 @@ class BundleConfig:
 
     @property
     def task_specs(self) -> list[Task]:
-        """The :class:`Task` of every code in :attr:`tasks`."""
-        return [TASKS[code] for code in self.tasks]
+        """The :class:`Task` of every code in :attr:`tasks`, from the bundle's own descriptions
+        (format 2) or the registry's built-ins (format 1)."""
+        if self.spaces:
+            return [Task.from_dict(space) for space in self.spaces]
+        return [get_task(code) for code in self.tasks]
 
     def encoder_spec(self) -> EncoderSpec:
         """The bundle's encoder as an ``EncoderSpec``."""
@@ -145,11 +156,23 @@ class BundleConfig:
         kwargs.setdefault("emomtl_version", "unknown")
         kwargs.setdefault("hidden_dim", 256)
         config = cls(**kwargs)
-        unknown = [code for code in config.tasks if code not in TASKS]
-        if not config.tasks or unknown:
-            raise BundleError(
-                f"{source}: bad task list {config.tasks!r}; expected codes from S, T, E"
-            )
+        if not config.tasks:
+            raise BundleError(f"{source}: empty task list")
+        if config.spaces:
+            try:
+                codes = [Task.from_dict(space).code for space in config.spaces]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise BundleError(f"{source}: malformed label-space description: {exc}") from exc
+            if codes != list(config.tasks):
+                raise BundleError(
+                    f"{source}: spaces describe {codes}, but tasks are {config.tasks!r}"
+                )
+        else:
+            unknown = [code for code in config.tasks if code not in ("S", "T", "E")]
+            if unknown:
+                raise BundleError(
+                    f"{source}: format-1 bundle names unknown task(s) {unknown}; expected S, T, E"
+                )
         for task in config.task_specs:
             if list(config.labels.get(task.code, [])) != list(task.labels):
                 raise BundleError(
@@ -181,7 +204,7 @@ def select_seed(output: TrainOutput) -> int:
     def score(result: SeedResult) -> float:
         values = []
         for code in output.task_codes:
-            task = TASKS[code]
+            task = get_task(code)
             value = float(result.metrics["dev"][code][task.primary_metric])
             values.append(value if task.higher_is_better else -value)
         return sum(values) / len(values)
@@ -202,18 +225,23 @@ def mean_over_seeds(output: TrainOutput, split: str) -> dict[str, dict[str, floa
     return means
 
 
-def vad_statistics(state_dict: Mapping[str, torch.Tensor]) -> dict[str, list[float]] | None:
-    """The E-target normalisation statistics (training-set mean and std of V, A, D).
+def target_statistics(
+    state_dict: Mapping[str, torch.Tensor], tasks: list[Task]
+) -> dict[str, dict[str, list[float]]]:
+    """Each regression space's target normalisation (training-set mean and std per target).
 
-    Read from MultiTaskNet's ``target_mean_E`` / ``target_std_E`` buffers; None without task E.
+    Read from MultiTaskNet's ``target_mean_<code>`` / ``target_std_<code>`` buffers.
     """
-    mean, std = state_dict.get("target_mean_E"), state_dict.get("target_std_E")
-    if mean is None or std is None:
-        return None
-    return {
-        "mean": [float(v) for v in mean.reshape(-1).tolist()],
-        "std": [float(v) for v in std.reshape(-1).tolist()],
-    }
+    out = {}
+    for task in tasks:
+        mean = state_dict.get(f"target_mean_{task.code}")
+        std = state_dict.get(f"target_std_{task.code}")
+        if task.kind == "regression" and mean is not None and std is not None:
+            out[task.code] = {
+                "mean": [float(v) for v in mean.reshape(-1).tolist()],
+                "std": [float(v) for v in std.reshape(-1).tolist()],
+            }
+    return out
 
 
 def save_bundle(
@@ -266,6 +294,7 @@ def write_bundle(
             f"seed_index {index} out of range: the run has {len(output.seeds)} seed(s)"
         )
     chosen = output.seeds[index]
+    tasks = [get_task(code) for code in output.task_codes]
     train_config = output.config.to_dict()
     config = BundleConfig(
         format_version=FORMAT_VERSION,
@@ -274,11 +303,12 @@ def write_bundle(
         encoder_weights_hash=weights_hash,
         input_dim=int(output.input_dim),
         tasks=list(output.task_codes),
-        labels={code: list(TASKS[code].labels) for code in output.task_codes},
+        labels={task.code: list(task.labels) for task in tasks},
+        spaces=[task.to_dict() for task in tasks],
         head=str(train_config.get("head", "mh")),
         hidden_dim=int(train_config.get("hidden_dim", 256)),
         dropout=float(train_config.get("dropout", 0.0)),
-        vad_normalisation=vad_statistics(chosen.state_dict) if "E" in output.task_codes else None,
+        target_statistics=target_statistics(chosen.state_dict, tasks),
         train_config=train_config,
         seed=int(chosen.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -289,7 +319,7 @@ def write_bundle(
         "selection": "given" if seed_index is not None else "best mean dev primary metric",
         "n_seeds": len(output.seeds),
         "weights": "the chosen seed's state at its best summed dev loss epoch",
-        "primary_metric": {code: TASKS[code].primary_metric for code in output.task_codes},
+        "primary_metric": {task.code: task.primary_metric for task in tasks},
         "dev": chosen.metrics.get("dev", {}),
         "test": chosen.metrics.get("test", {}),
         "mean_over_seeds": {
@@ -447,14 +477,12 @@ def model_card(config: BundleConfig, metrics: Mapping[str, Any]) -> str:
         "## Data and outputs",
         "",
     ]
-    outputs = {
-        "S": f"probabilities of {len(TASKS['S'].labels)} emotions; those above "
-        f"{config.threshold:g} are reported as present",
-        "T": "probabilities of 5 Ekman-style classes and the top class",
-        "E": "Valence, Arousal, Dominance on EmoBank's 1-5 scale",
-    }
     for task in tasks:
-        lines.append(f"- **{task.code}** {task.description}: {outputs[task.code]}")
+        lines.append(
+            f"- **{task.code}** ({task.record_key}) {task.description}: {_outputs(task, config)}"
+        )
+        if task.licence or task.citation:
+            lines.append(f"  - licence: {task.licence or '-'}; cite: {task.citation or '-'}")
     lines += ["", "## Test scores", ""]
     lines += _score_table(tasks, metrics)
     lines += [
@@ -466,16 +494,28 @@ def model_card(config: BundleConfig, metrics: Mapping[str, Any]) -> str:
         "",
         "## Limits",
         "",
-        "- English only; trained on tweets (S), 19th-century fairy-tale sentences (T) and "
-        "mixed-genre EmoBank sentences (E). Other domains will be less accurate.",
-        "- The tales task has about a thousand training sentences; its Ekman class is the least "
-        "reliable output. Probabilities are not calibrated.",
+        "- English only; each label space reflects the domain of its corpus (listed above). "
+        "Other domains will be less accurate.",
+        "- Spaces trained on small corpora are the least reliable outputs. Probabilities are not "
+        "calibrated.",
         f"- Texts longer than {config.encoder.get('max_length')} tokens are truncated "
         "(and flagged).",
         "- Not suitable for decisions about individuals (hiring, health, credit, policing).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _outputs(task: Task, config: BundleConfig) -> str:
+    """What the space's output is, by kind."""
+    if task.kind == "multilabel":
+        return (
+            f"probabilities of {task.num_labels} labels; those at or above "
+            f"{config.threshold:g} are reported as present"
+        )
+    if task.kind == "multiclass":
+        return f"probabilities of {task.num_labels} classes and the top class"
+    return f"{', '.join(task.labels)} on the corpus's own scale"
 
 
 def _score_table(tasks: list[Task], metrics: Mapping[str, Any]) -> list[str]:

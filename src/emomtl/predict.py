@@ -8,13 +8,21 @@
  'ekman': {'probabilities': {'anger-disgust': 0.02, ..., 'happy': 0.88, ...}, 'top': 'happy'},
  'vad': {'V': 4.1, 'A': 3.5, 'D': 3.2}}
 
-Label spaces: ``semeval`` (SemEval-2018 E-c, 11 independent sigmoid probabilities; labels above the
-threshold, 0.5 by default), ``ekman`` (Alm's tales, softmax over 5 classes and the top class) and
-``vad`` (EmoBank Valence/Arousal/Dominance on the 1-5 scale). A bundle trained on fewer tasks gives
-only its own label spaces.
+A record has one entry per label space of the bundle, keyed by the space's record key
+(``semeval``, ``ekman``, ``vad``, ``goemotions``, a card's name), shaped by the space's kind:
+
+- multilabel: ``{"probabilities": {label: p}, "labels": [labels with p >= threshold]}``
+- multiclass: ``{"probabilities": {class: p}, "top": most probable class}``
+- regression: ``{target: value}`` on the corpus's own scale
+
+Flat rows (:meth:`Prediction.to_flat`, DataFrames, CSV output) have one column per label,
+``<space>_<label>``, plus ``<space>_labels`` (multilabel, ";"-joined) or ``<space>_top``
+(multiclass). Nothing here depends on which corpus a space came from.
 
 Policies:
 
+- **Threshold**: a multi-label label is present when its probability is ``>= threshold`` (0.5 by
+  default, the rule the metrics use too).
 - **Empty or whitespace-only text** is an error: :meth:`EmotionAnalyzer.predict` raises
   :class:`ValueError` naming the index of the first such text (an emotion cannot be read from
   nothing, and a silent neutral-looking record would be mistaken for a prediction). Non-string
@@ -26,7 +34,7 @@ Policies:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -37,14 +45,11 @@ from emomtl.bundle import (
     default_model_dir,
     load_bundle,
 )
-from emomtl.data.tasks import TASKS
+from emomtl.data.tasks import Task
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import torch
-
-#: Name of each task's label space in records, dicts and DataFrame column prefixes.
-SPACE_NAMES: dict[str, str] = {"S": "semeval", "T": "ekman", "E": "vad"}
 
 
 class Encoder(Protocol):
@@ -62,6 +67,43 @@ class Encoder(Protocol):
 
 
 @dataclass(frozen=True)
+class SpacePrediction:
+    """One label space's output for one text.
+
+    Attributes:
+        key: the space's record key (``semeval``, ``ekman``, ``vad``, a card's name).
+        kind: ``multilabel`` | ``multiclass`` | ``regression``.
+        scores: label -> probability (multilabel: independent sigmoids; multiclass: a softmax
+            distribution) or target -> value (regression), in output order.
+        labels: multilabel only: the labels with probability ``>= threshold``, in output order.
+        top: multiclass only: the most probable class.
+    """
+
+    key: str
+    kind: str
+    scores: dict[str, float]
+    labels: tuple[str, ...] | None = None
+    top: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record entry of the space (shape by kind, see the module docstring)."""
+        if self.kind == "multilabel":
+            return {"probabilities": dict(self.scores), "labels": list(self.labels or ())}
+        if self.kind == "multiclass":
+            return {"probabilities": dict(self.scores), "top": self.top}
+        return dict(self.scores)
+
+    def to_flat(self) -> dict[str, Any]:
+        """Flat columns ``<key>_<label>`` plus ``<key>_labels`` / ``<key>_top``."""
+        row: dict[str, Any] = {f"{self.key}_{k}": v for k, v in self.scores.items()}
+        if self.kind == "multilabel":
+            row[f"{self.key}_labels"] = ";".join(self.labels or ())
+        elif self.kind == "multiclass":
+            row[f"{self.key}_top"] = self.top
+        return row
+
+
+@dataclass(frozen=True)
 class Prediction:
     """Every label space of one text.
 
@@ -69,56 +111,45 @@ class Prediction:
         text: the input text.
         truncated: True when the text was longer than the encoder's max length and was cut.
         n_tokens: length of the untruncated text in encoder tokens (special tokens included).
-        semeval: emotion -> probability (11 SemEval emotions), None without task S.
-        semeval_labels: emotions whose probability exceeds the threshold, in label order.
-        ekman: class -> probability (5 Ekman-style tales classes, summing to 1), None without T.
-        ekman_top: the most probable class.
-        vad: ``{"V", "A", "D"}`` on EmoBank's 1-5 scale, None without task E.
+        spaces: record key -> :class:`SpacePrediction`, in the bundle's output order; also
+            reachable as ``record["semeval"]``.
     """
 
     text: str
     truncated: bool
     n_tokens: int
-    semeval: dict[str, float] | None = None
-    semeval_labels: tuple[str, ...] | None = None
-    ekman: dict[str, float] | None = None
-    ekman_top: str | None = None
-    vad: dict[str, float] | None = None
+    spaces: dict[str, SpacePrediction] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> SpacePrediction:
+        try:
+            return self.spaces[key]
+        except KeyError:
+            raise KeyError(
+                f"no label space {key!r} in this prediction; it has {list(self.spaces)}"
+            ) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.spaces
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested JSON-ready dict; label spaces the model lacks are omitted."""
+        """Nested JSON-ready dict: text, flags, then one entry per label space."""
         record: dict[str, Any] = {
             "text": self.text,
             "truncated": self.truncated,
             "n_tokens": self.n_tokens,
         }
-        if self.semeval is not None:
-            record["semeval"] = {
-                "probabilities": dict(self.semeval),
-                "labels": list(self.semeval_labels or ()),
-            }
-        if self.ekman is not None:
-            record["ekman"] = {"probabilities": dict(self.ekman), "top": self.ekman_top}
-        if self.vad is not None:
-            record["vad"] = dict(self.vad)
+        record.update({key: space.to_dict() for key, space in self.spaces.items()})
         return record
 
     def to_flat(self) -> dict[str, Any]:
-        """One flat row of scalars: ``semeval_<emotion>``, ``semeval_labels`` (";"-joined),
-        ``ekman_<class>``, ``ekman_top``, ``vad_V``/``vad_A``/``vad_D``."""
+        """One flat row of scalars (see :meth:`SpacePrediction.to_flat`)."""
         row: dict[str, Any] = {
             "text": self.text,
             "truncated": self.truncated,
             "n_tokens": self.n_tokens,
         }
-        if self.semeval is not None:
-            row.update({f"semeval_{k}": v for k, v in self.semeval.items()})
-            row["semeval_labels"] = ";".join(self.semeval_labels or ())
-        if self.ekman is not None:
-            row.update({f"ekman_{k}": v for k, v in self.ekman.items()})
-            row["ekman_top"] = self.ekman_top
-        if self.vad is not None:
-            row.update({f"vad_{k}": v for k, v in self.vad.items()})
+        for space in self.spaces.values():
+            row.update(space.to_flat())
         return row
 
 
@@ -154,8 +185,9 @@ class EmotionAnalyzer:
     Args:
         model: a MultiTaskNet (``forward(x) -> {code: raw}``, ``activate(raw) -> {code: values}``).
         encoder: the encoder the model was trained on (see :class:`Encoder`).
-        config: the bundle config describing ``model`` (tasks, labels, encoder spec, threshold).
-        threshold: SemEval probability above which a label is reported (default: the bundle's).
+        config: the bundle config describing ``model`` (spaces, labels, encoder spec, threshold).
+        threshold: multi-label probability at or above which a label is reported (default: the
+            bundle's).
         batch_size: texts per encoder forward pass.
         chunk_size: texts handed to the encoder at once; the encoder sorts each chunk by length
             so batches pad little, and memory stays bounded by it.
@@ -188,6 +220,7 @@ class EmotionAnalyzer:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         self.batch_size, self.chunk_size = batch_size, chunk_size
         self.max_length = int(config.encoder.get("max_length", 128))
+        self.spaces: list[Task] = config.task_specs
         self.metrics: dict[str, Any] = {}
         self.path: Path | None = None
 
@@ -232,13 +265,17 @@ class EmotionAnalyzer:
 
     @property
     def tasks(self) -> list[str]:
-        """Task codes of the model, e.g. ``["S", "T", "E"]``."""
+        """Codes of the model's label spaces, in output order, e.g. ``["S", "T", "E"]``."""
         return list(self.config.tasks)
 
     @property
     def labels(self) -> dict[str, list[str]]:
-        """Label space name (``semeval``, ``ekman``, ``vad``) -> label names in output order."""
-        return {SPACE_NAMES[code]: list(self.config.labels[code]) for code in self.config.tasks}
+        """Record key (``semeval``, ``ekman``, ``vad``, ...) -> label names in output order."""
+        return {task.record_key: list(task.labels) for task in self.spaces}
+
+    def describe_spaces(self) -> list[dict[str, Any]]:
+        """Every label space of the model: code, name, record key, kind, labels, metric."""
+        return [task.to_dict() for task in self.spaces]
 
     @overload
     def predict(self, texts: str) -> Prediction: ...
@@ -291,13 +328,12 @@ class EmotionAnalyzer:
     def flat_columns(self) -> list[str]:
         """Column names of :meth:`predict_dataframe` / :meth:`Prediction.to_flat`, in order."""
         columns = ["text", "truncated", "n_tokens"]
-        for code in self.config.tasks:
-            space = SPACE_NAMES[code]
-            columns += [f"{space}_{label}" for label in self.config.labels[code]]
-            if code == "S":
-                columns.append("semeval_labels")
-            elif code == "T":
-                columns.append("ekman_top")
+        for task in self.spaces:
+            columns += [f"{task.record_key}_{label}" for label in task.labels]
+            if task.kind == "multilabel":
+                columns.append(f"{task.record_key}_labels")
+            elif task.kind == "multiclass":
+                columns.append(f"{task.record_key}_top")
         return columns
 
     def iter_predict(self, texts: Sequence[str]) -> Iterator[Prediction]:
@@ -325,19 +361,17 @@ class EmotionAnalyzer:
         ]
 
     def _record(self, text: str, n_tokens: int, values: Mapping[str, list[float]]) -> Prediction:
-        fields: dict[str, Any] = {}
-        for code in self.config.tasks:
-            labels = self.config.labels[code]
-            scores = dict(zip(labels, (float(v) for v in values[code]), strict=True))
-            kind = TASKS[code].kind
-            if kind == "multilabel":
-                fields["semeval"] = scores
-                fields["semeval_labels"] = tuple(k for k, v in scores.items() if v > self.threshold)
-            elif kind == "multiclass":
-                fields["ekman"] = scores
-                fields["ekman_top"] = max(scores, key=scores.__getitem__)
-            else:
-                fields["vad"] = scores
+        spaces: dict[str, SpacePrediction] = {}
+        for task in self.spaces:
+            scores = dict(zip(task.labels, (float(v) for v in values[task.code]), strict=True))
+            labels = top = None
+            if task.kind == "multilabel":
+                labels = tuple(k for k, v in scores.items() if v >= self.threshold)
+            elif task.kind == "multiclass":
+                top = max(scores, key=scores.__getitem__)
+            spaces[task.record_key] = SpacePrediction(
+                task.record_key, task.kind, scores, labels, top
+            )
         return Prediction(
-            text=text, truncated=n_tokens > self.max_length, n_tokens=n_tokens, **fields
+            text=text, truncated=n_tokens > self.max_length, n_tokens=n_tokens, spaces=spaces
         )

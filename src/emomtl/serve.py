@@ -5,7 +5,8 @@ Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
 - ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"predictions": [record, ...]}`` with one
   record per text in input order (the shape of :meth:`Prediction.to_dict`).
 - ``GET /health`` -> status, model tasks, encoder and limits.
-- ``GET /labels`` -> label names of every label space and the SemEval threshold.
+- ``GET /labels`` -> label names and descriptions of every label space, and the multi-label
+  threshold. The response schema is built from the loaded bundle's spaces.
 
 Malformed bodies, too many texts, too long, empty or whitespace-only texts are rejected by pydantic
 validation with 422 and a message naming the offending item (``loc`` points at it).
@@ -29,7 +30,14 @@ from typing import Annotated, Any
 
 try:
     from fastapi import FastAPI
-    from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+    from pydantic import (
+        BaseModel,
+        ConfigDict,
+        Field,
+        StringConstraints,
+        create_model,
+        field_validator,
+    )
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
     raise ModuleNotFoundError(
         f"the HTTP service needs FastAPI and uvicorn ({exc.name} is missing): "
@@ -67,35 +75,48 @@ class ServeLimits:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
 
 
-class SemevalOut(BaseModel):
-    """SemEval-2018 E-c emotions: 11 independent probabilities and those above the threshold."""
+class MultilabelOut(BaseModel):
+    """A multi-label space: independent probabilities and the labels at or above the threshold."""
 
     probabilities: dict[str, float]
     labels: list[str]
 
 
-class EkmanOut(BaseModel):
-    """Alm's tales Ekman-style classes: a probability distribution and its top class."""
+class MulticlassOut(BaseModel):
+    """A single-label space: a probability distribution over its classes and the top class."""
 
     probabilities: dict[str, float]
     top: str
 
 
-class PredictionOut(BaseModel):
-    """Every label space of one text; spaces the model was not trained on are absent."""
+def _response_model(analyzer: EmotionAnalyzer) -> type[BaseModel]:
+    """``POST /predict``'s response model with one field per label space of ``analyzer``.
 
-    text: str
-    truncated: bool = Field(description="the text exceeded the encoder's max length and was cut")
-    n_tokens: int = Field(description="untruncated length in encoder tokens")
-    semeval: SemevalOut | None = None
-    ekman: EkmanOut | None = None
-    vad: dict[str, float] | None = Field(None, description="V, A, D on EmoBank's 1-5 scale")
-
-
-class PredictResponse(BaseModel):
-    """One prediction per input text, in input order."""
-
-    predictions: list[PredictionOut]
+    Built from the bundle's self-described spaces, so the OpenAPI schema names every space and
+    its shape (multilabel / multiclass / regression) for whichever spaces the model has.
+    """
+    fields: dict[str, Any] = {
+        "text": (str, ...),
+        "truncated": (
+            bool,
+            Field(description="the text exceeded the encoder's max length and was cut"),
+        ),
+        "n_tokens": (int, Field(description="untruncated length in encoder tokens")),
+    }
+    for task in analyzer.spaces:
+        shape = {
+            "multilabel": MultilabelOut,
+            "multiclass": MulticlassOut,
+            "regression": dict[str, float],
+        }[task.kind]
+        description = f"{task.title} ({task.kind}): {', '.join(task.labels)}"
+        fields[task.record_key] = (shape | None, Field(None, description=description))
+    record = create_model("PredictionOut", __doc__="Every label space of one text.", **fields)
+    return create_model(
+        "PredictResponse",
+        __doc__="One prediction per input text, in input order.",
+        predictions=(list[record], ...),  # type: ignore[valid-type]
+    )
 
 
 def _request_model(limits: ServeLimits) -> type[BaseModel]:
@@ -205,6 +226,7 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
         analyzer, wait_s=limits.batch_wait_ms / 1000.0, max_batch=limits.max_batch
     )
     PredictRequest = _request_model(limits)
+    PredictResponse = _response_model(analyzer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -214,15 +236,20 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
     app = FastAPI(
         title="emomtl",
         version=__version__,
-        summary="Text emotion in every label space at once: SemEval-2018 emotions, "
-        "Ekman-style classes, Valence/Arousal/Dominance.",
+        summary="Text emotion in every label space at once: "
+        + ", ".join(task.title for task in analyzer.spaces)
+        + ".",
         lifespan=lifespan,
     )
     app.state.analyzer = analyzer
     app.state.batcher = batcher
     app.state.limits = limits
 
-    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,  # type: ignore[valid-type]
+        response_model_exclude_none=True,
+    )
     async def predict(request: PredictRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """Predict every label space of each text."""
         records = await batcher.predict(list(request.texts))
@@ -237,6 +264,7 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
             "emomtl_version": __version__,
             "model": str(analyzer.path) if analyzer.path else None,
             "tasks": analyzer.tasks,
+            "spaces": {t.record_key: {"code": t.code, "kind": t.kind} for t in analyzer.spaces},
             "head": config.head,
             "encoder": config.encoder,
             "limits": asdict(limits),
@@ -244,7 +272,12 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
 
     @app.get("/labels")
     async def labels() -> dict[str, Any]:
-        """Label names of every label space, in output order, and the SemEval threshold."""
-        return {"labels": analyzer.labels, "threshold": analyzer.threshold}
+        """Label names of every label space, in output order, the spaces' descriptions and the
+        multi-label threshold."""
+        return {
+            "labels": analyzer.labels,
+            "spaces": analyzer.describe_spaces(),
+            "threshold": analyzer.threshold,
+        }
 
     return app

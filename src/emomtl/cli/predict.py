@@ -33,6 +33,7 @@ from emomtl.cli import app
 from emomtl.cli.common import ModelOption, console, err_console, fail
 
 if TYPE_CHECKING:  # pragma: no cover
+    from emomtl.data.tasks import Task
     from emomtl.predict import EmotionAnalyzer, Prediction
 
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
@@ -282,34 +283,40 @@ class _Progress:
 # display
 
 
-def prediction_table(predictions: list[Prediction], tasks: list[str]) -> Any:
-    """A rich table: text, SemEval emotions above threshold, Ekman top class, V/A/D."""
+def prediction_table(predictions: list[Prediction], spaces: list[Task]) -> Any:
+    """A rich table: the text, then one column per label space, shaped by its kind.
+
+    multilabel: the labels at or above the threshold with their probabilities (or the most
+    probable one, dimmed, when none is); multiclass: the top class and its probability;
+    regression: one column per target.
+    """
     from rich.table import Table
 
     table = Table(show_lines=True)
     table.add_column("#", justify="right", style="dim")
     table.add_column("text", max_width=48, overflow="fold")
-    if "S" in tasks:
-        table.add_column("SemEval emotions (p)")
-    if "T" in tasks:
-        table.add_column("Ekman (p)")
-    if "E" in tasks:
-        for dim in ("V", "A", "D"):
-            table.add_column(dim, justify="right")
+    for task in spaces:
+        if task.kind == "regression":
+            for target in task.labels:
+                table.add_column(target, justify="right")
+        else:
+            table.add_column(f"{task.title} (p)")
     for index, p in enumerate(predictions, start=1):
         text = p.text + ("\n[yellow](truncated)[/]" if p.truncated else "")
         cells = [str(index), text]
-        if p.semeval is not None:
-            shown = p.semeval_labels or ()
-            if shown:
-                cells.append(", ".join(f"{k} {p.semeval[k]:.2f}" for k in shown))
+        for task in spaces:
+            space = p[task.record_key]
+            if task.kind == "multilabel":
+                shown = space.labels or ()
+                if shown:
+                    cells.append(", ".join(f"{k} {space.scores[k]:.2f}" for k in shown))
+                else:
+                    best = max(space.scores, key=space.scores.__getitem__)
+                    cells.append(f"[dim]none (max {best} {space.scores[best]:.2f})[/]")
+            elif task.kind == "multiclass":
+                cells.append(f"{space.top} {space.scores[space.top]:.2f}")
             else:
-                best = max(p.semeval, key=p.semeval.__getitem__)
-                cells.append(f"[dim]none (max {best} {p.semeval[best]:.2f})[/]")
-        if p.ekman is not None and p.ekman_top is not None:
-            cells.append(f"{p.ekman_top} {p.ekman[p.ekman_top]:.2f}")
-        if p.vad is not None:
-            cells += [f"{p.vad[d]:.2f}" for d in ("V", "A", "D")]
+                cells += [f"{space.scores[t]:.2f}" for t in task.labels]
         table.add_row(*cells)
     return table
 
@@ -409,7 +416,7 @@ def predict(
         for p in predictions:
             typer.echo(json.dumps(p.to_dict(), ensure_ascii=False))
     else:
-        console.print(prediction_table(predictions, analyzer.tasks))
+        console.print(prediction_table(predictions, analyzer.spaces))
 
 
 def _load(path: Path, threshold: float | None) -> EmotionAnalyzer:
