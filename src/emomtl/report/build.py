@@ -270,7 +270,7 @@ def build_report(results_dir: Path, *, title: str | None = None) -> Path:
         k for k in tables.table_order(list(results.runs)) if k not in paper_keys and results.get(k)
     ]
     metric_tables = []
-    for code in TASKS:
+    for code in results.space_codes():
         table = tables.metrics_table(results, code)
         if table is not None:
             metric_tables += [f"### {TASKS[code].description}", "", table, ""]

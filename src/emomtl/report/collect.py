@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from emomtl.data.tasks import format_task_spec, parse_task_spec
+from emomtl.data.tasks import canonical_order, format_task_spec, parse_task_spec
 from emomtl.experiments.grid import METHODS
 from emomtl.report.paper_values import SettingKey
 
@@ -177,6 +177,10 @@ class Results:
         """The run of a setting with at least one finished seed, else None."""
         run = self.runs.get(key)
         return run if run is not None and run.seeds else None
+
+    def space_codes(self) -> list[str]:
+        """Codes of every label space some run trained, in canonical registry order."""
+        return canonical_order({code for run in self.runs.values() for code in run.task_codes})
 
 
 def collect(results_dir: Path) -> Results:

@@ -129,14 +129,17 @@ def heatmap_order(task_codes: Sequence[str]) -> tuple[list[int], list[str], list
         task_codes: the setting's tasks in canonical order (W_SE rows follow it).
 
     Returns:
-        ``(order, labels, group_sizes)``: ``W[order]`` is in display order (Ekman, VAD, SemEval).
+        ``(order, labels, group_sizes)``: ``W[order]`` is in display order (Ekman, VAD, SemEval,
+        then any other space in canonical order).
     """
     offsets, start = {}, 0
     for code in task_codes:
         offsets[code] = start
         start += TASKS[code].num_labels
     order, labels, sizes = [], [], []
-    for code, suffix in HEATMAP_GROUPS:
+    shown = [code for code, _ in HEATMAP_GROUPS]
+    groups = [*HEATMAP_GROUPS, *((c, f" ({c})") for c in task_codes if c not in shown)]
+    for code, suffix in groups:
         if code not in offsets:
             continue
         task = TASKS[code]
