@@ -45,3 +45,16 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Path(env).mkdir(parents=True, exist_ok=True)
         return Path(env)
     return tmp_path_factory.mktemp("emomtl-cache")
+
+
+@pytest.fixture
+def clean_registry(monkeypatch: pytest.MonkeyPatch):
+    """Restore the label-space registry and ``$EMOMTL_CORPORA`` after a test that adds cards."""
+    from emomtl.data.tasks import CORPORA_ENV, REGISTRY, known_tasks
+
+    known_tasks()  # the built-ins are in
+    tasks, keys = dict(REGISTRY._tasks), dict(REGISTRY._keys)
+    monkeypatch.delenv(CORPORA_ENV, raising=False)
+    yield
+    REGISTRY._tasks, REGISTRY._keys = tasks, keys
+    os.environ.pop(CORPORA_ENV, None)

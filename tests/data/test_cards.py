@@ -29,14 +29,8 @@ from emomtl.data.tasks import (
 
 
 @pytest.fixture(autouse=True)
-def clean_registry(monkeypatch):
+def _registry(clean_registry):
     """Every test starts from the built-in spaces and leaves them as they were."""
-    known_tasks()  # make sure the built-ins are in
-    tasks, keys = dict(REGISTRY._tasks), dict(REGISTRY._keys)
-    monkeypatch.delenv(CORPORA_ENV, raising=False)
-    yield
-    REGISTRY._tasks, REGISTRY._keys = tasks, keys
-    os.environ.pop(CORPORA_ENV, None)
 
 
 def write(path: Path, text: str) -> Path:

@@ -355,7 +355,7 @@ def predict(
         float | None,
         typer.Option(
             "--threshold",
-            help="SemEval probability above which an emotion is listed.",
+            help="Multi-label probability at or above which a label is listed.",
             show_default="the bundle's, 0.5",
         ),
     ] = None,

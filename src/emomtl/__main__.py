@@ -1,0 +1,6 @@
+"""``python -m emomtl``: the command line."""
+
+from emomtl.cli import app
+
+if __name__ == "__main__":
+    app()
