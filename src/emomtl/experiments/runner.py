@@ -185,19 +185,16 @@ def store_write(
     data_options: dict[str, Any],
     command: str | None,
 ) -> None:
-    """Default :class:`WriteFn`: the run directory layout of :mod:`emomtl.experiments.store`.
-
-    Writes ``config.json`` (with the setting's full seed list) and ``command.txt``, every trained
-    seed (tensors first, ``metrics.json`` last), then ``results.json`` over all finished seeds of
-    the setting that belong to ``config.seeds``.
-    """
-    store.write_config(
-        setting_dir, config, encoder_spec=encoder, data_options=data_options, command=command
+    """Default :class:`WriteFn`: :func:`emomtl.experiments.store.write_run` with the setting's
+    full config (its whole seed list), so ``results.json`` covers every finished seed."""
+    store.write_run(
+        output,
+        setting_dir,
+        config=config,
+        encoder_spec=encoder,
+        data_options=data_options,
+        command=command,
     )
-    for result in output.seeds:
-        store.write_seed(setting_dir, result)
-    done = set(store.finished_seeds(setting_dir))
-    store.write_results(setting_dir, [s for s in config.seeds if s in done])
 
 
 def run_grid(

@@ -213,22 +213,31 @@ def write_run(
     output: TrainOutput,
     out_dir: Path,
     *,
+    config: TrainConfig | None = None,
     encoder_spec: Any = None,
     data_options: Mapping[str, Any] | None = None,
     command: str | None = None,
 ) -> Path:
-    """Write a whole run: config, command, every seed, then ``results.json`` over its seeds."""
+    """Write a run: config, command, every trained seed (tensors first, ``metrics.json`` last),
+    then ``results.json`` over every finished seed of the directory that ``config.seeds`` lists.
+
+    ``config`` defaults to ``output.config``; the grid runner passes the setting's full config
+    when ``output`` holds only the seeds that were still missing, so ``results.json`` covers the
+    seeds finished by earlier runs too.
+    """
     out_dir = Path(out_dir)
+    config = output.config if config is None else config
     write_config(
         out_dir,
-        output.config,
+        config,
         encoder_spec=encoder_spec,
         data_options=data_options,
         command=command,
     )
     for result in output.seeds:
         write_seed(out_dir, result)
-    write_results(out_dir, [r.seed for r in output.seeds])
+    done = set(finished_seeds(out_dir))
+    write_results(out_dir, [s for s in config.seeds if s in done])
     return out_dir
 
 
