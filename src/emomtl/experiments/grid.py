@@ -29,12 +29,8 @@ QUICK_SEEDS: tuple[int, ...] = (0, 1)
 
 _HEADS = ("mh", "se")
 #: The paper's method name of each (head, loss weighting) pair.
-METHODS: dict[tuple[str, str], str] = {
-    ("mh", "equal"): "MH",
-    ("mh", "gradnorm"): "GN",
-    ("se", "equal"): "SE",
-    ("se", "gradnorm"): "SE+GN",
-}
+#: (head, weighting) -> the paper's method name (defined with the paper's numbers).
+METHODS: dict[tuple[str, str], str] = paper_values.METHOD_NAMES
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from emomtl.data.tasks import canonical_order, format_task_spec, parse_task_spec
-from emomtl.experiments.grid import METHODS
+from emomtl.report.paper_values import METHOD_NAMES as METHODS
 from emomtl.report.paper_values import SettingKey
 
 

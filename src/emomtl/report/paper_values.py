@@ -27,6 +27,14 @@ PAPER_COLUMNS: tuple[tuple[str, str], ...] = (("T", "F1"), ("E", "r"), ("S", "Ja
 #: The paper's method names (Table 4 "Method" column), in the order of Table 3.
 METHODS: tuple[str, ...] = ("MH", "SE", "GN", "SE+GN")
 
+#: (head, weighting) -> the paper's method name; shared by the grid and the report.
+METHOD_NAMES: dict[tuple[str, str], str] = {
+    ("mh", "equal"): "MH",
+    ("mh", "gradnorm"): "GN",
+    ("se", "equal"): "SE",
+    ("se", "gradnorm"): "SE+GN",
+}
+
 SettingKey = tuple[str, str]
 """(canonical task string such as ``"0.1S+T+E"``, method such as ``"SE+GN"``)."""
 
