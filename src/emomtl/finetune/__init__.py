@@ -2,7 +2,7 @@
 
 Modules, one job each:
 
-* :mod:`~emomtl.finetune.config`    ``FinetuneConfig``: every hyper-parameter, validated, to/from dict
+* :mod:`~emomtl.finetune.config`    ``FinetuneConfig``: the hyper-parameters, validated
 * :mod:`~emomtl.finetune.sampler`   task-homogeneous, length-bucketed batches and the task schedule
 * :mod:`~emomtl.finetune.precision` device and precision resolution (cpu bf16 / fp32, CUDA AMP)
 * :mod:`~emomtl.finetune.model`     ``FinetuneModel``: transformers encoder + pooling + MultiTaskNet

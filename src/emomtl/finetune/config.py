@@ -93,8 +93,11 @@ class FinetuneConfig:
         checks: list[tuple[str, bool, str]] = [
             ("pooling", self.pooling in POOLINGS, f"one of {', '.join(POOLINGS)}"),
             ("max_length", _int(self.max_length) and self.max_length >= 2, "an integer >= 2"),
-            ("seeds", len(self.seeds) > 0 and len(set(self.seeds)) == len(self.seeds),
-             "non-empty and without repeats"),
+            (
+                "seeds",
+                len(self.seeds) > 0 and len(set(self.seeds)) == len(self.seeds),
+                "non-empty and without repeats",
+            ),
             ("epochs", _num(self.epochs) and self.epochs > 0, "> 0"),
             ("batch_size", _int(self.batch_size) and self.batch_size >= 1, "an integer >= 1"),
             ("encoder_lr", _num(self.encoder_lr) and self.encoder_lr >= 0, ">= 0"),
@@ -107,16 +110,28 @@ class FinetuneConfig:
             ("grad_clip", _num(self.grad_clip) and self.grad_clip >= 0, ">= 0 (0 = off)"),
             ("sampling", self.sampling in SAMPLINGS, f"one of {', '.join(SAMPLINGS)}"),
             ("tau", _num(self.tau) and self.tau > 0, "> 0"),
-            ("evals_per_epoch", _int(self.evals_per_epoch) and self.evals_per_epoch >= 1,
-             "an integer >= 1"),
+            (
+                "evals_per_epoch",
+                _int(self.evals_per_epoch) and self.evals_per_epoch >= 1,
+                "an integer >= 1",
+            ),
             ("selection", self.selection in SELECTIONS, f"one of {', '.join(SELECTIONS)}"),
-            ("precision", self.precision in ("auto", "fp32", "bf16", "amp"),
-             "one of auto, fp32, bf16, amp"),
+            (
+                "precision",
+                self.precision in ("auto", "fp32", "bf16", "amp"),
+                "one of auto, fp32, bf16, amp",
+            ),
             ("device", self.device in DEVICES, f"one of {', '.join(DEVICES)}"),
-            ("eval_batch_size", _int(self.eval_batch_size) and self.eval_batch_size >= 1,
-             "an integer >= 1"),
-            ("bucket_batches", _int(self.bucket_batches) and self.bucket_batches >= 1,
-             "an integer >= 1"),
+            (
+                "eval_batch_size",
+                _int(self.eval_batch_size) and self.eval_batch_size >= 1,
+                "an integer >= 1",
+            ),
+            (
+                "bucket_batches",
+                _int(self.bucket_batches) and self.bucket_batches >= 1,
+                "an integer >= 1",
+            ),
         ]
         for name, ok, expected in checks:
             if not ok:

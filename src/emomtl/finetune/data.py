@@ -94,8 +94,11 @@ def load_tokenized(
         splits = {}
         for name in SPLITS:
             split = corpus.splits[name]
-            n = len(split.texts) if not limit or name not in limit else min(limit[name],
-                                                                            len(split.texts))
+            n = (
+                len(split.texts)
+                if not limit or name not in limit
+                else min(limit[name], len(split.texts))
+            )
             ids = tokenize(tokenizer, split.texts[:n], max_length)
             splits[name] = TokenizedSplit(
                 ids=ids,

@@ -202,14 +202,19 @@ def train_seed(
     canonical = list(TASKS)
     train_rows = {
         code: subset_indices(
-            len(t.splits["train"]), t.fraction, seed,
+            len(t.splits["train"]),
+            t.fraction,
+            seed,
             canonical.index(code) if code in canonical else len(canonical),
         )
         for code, t in data.items()
     }
     torch.manual_seed(seed)
     model = FinetuneModel(
-        encoder, tasks, pooling=config.pooling, hidden_dim=config.hidden_dim,
+        encoder,
+        tasks,
+        pooling=config.pooling,
+        hidden_dim=config.hidden_dim,
         dropout=config.dropout,
     )
     for code, tokens in data.items():
@@ -234,11 +239,16 @@ def train_seed(
     spe = sampler.steps_per_epoch
     total = max(1, math.ceil(config.epochs * spe))
     every = spe / config.evals_per_epoch
-    eval_steps = {min(total, max(1, round(k * every))) for k in range(1, math.ceil(total / every) + 1)}
+    eval_steps = {
+        min(total, max(1, round(k * every))) for k in range(1, math.ceil(total / every) + 1)
+    }
     eval_steps.add(total)
     groups = param_groups(
-        model, encoder_lr=config.encoder_lr, head_lr=config.head_lr,
-        weight_decay=config.weight_decay, layer_decay=config.layer_decay,
+        model,
+        encoder_lr=config.encoder_lr,
+        head_lr=config.head_lr,
+        weight_decay=config.weight_decay,
+        layer_decay=config.layer_decay,
     )
     try:
         optimizer = torch.optim.AdamW(groups, fused=True)
@@ -265,8 +275,10 @@ def train_seed(
         history.append(entry)
         if log is not None:
             shown = ", ".join(f"{c} {v:.4f}" for c, v in entry["dev"].items())
-            log(f"seed {seed} step {step}/{total} (epoch {step / spe:.2f}): dev {shown}; "
-                f"{entry['elapsed_s']:.0f} s")
+            log(
+                f"seed {seed} step {step}/{total} (epoch {step / spe:.2f}): dev {shown}; "
+                f"{entry['elapsed_s']:.0f} s"
+            )
         if step == 0:
             return
         if score > best["score"]:

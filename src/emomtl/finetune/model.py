@@ -67,7 +67,10 @@ class FinetuneModel(nn.Module):
         self.encoder = encoder
         self.pooling = pooling
         self.head = MultiTaskNet(
-            int(encoder.config.hidden_size), tasks, head="mh", hidden_dim=hidden_dim,
+            int(encoder.config.hidden_size),
+            tasks,
+            head="mh",
+            hidden_dim=hidden_dim,
             dropout=dropout,
         )
 

@@ -65,8 +65,8 @@ def param_groups(
 def linear_schedule(
     optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """lr factor ``(s + 1) / (w + 1)`` for step ``s < w``, then ``(T - s) / (T - w)`` down to 0 at step ``T``
-    (``w = round(warmup * T)``); the factor multiplies each group's peak lr."""
+    """lr factor ``(s + 1) / (w + 1)`` for step ``s < w``, then ``(T - s) / (T - w)``, down to 0
+    at step ``T`` (``w = round(warmup * T)``); the factor multiplies each group's peak lr."""
     warm = round(warmup * total_steps)
 
     def factor(step: int) -> float:

@@ -68,8 +68,10 @@ def resolve(precision: str = "auto", device: str = "auto") -> Precision:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was given but torch sees no CUDA GPU (torch "
-                         f"{torch.__version__}); use --device cpu or auto")
+        raise ValueError(
+            "--device cuda was given but torch sees no CUDA GPU (torch "
+            f"{torch.__version__}); use --device cpu or auto"
+        )
     if device == "cuda":
         if precision == "bf16":
             raise ValueError("precision bf16 is the CPU autocast mode; on CUDA use amp or fp32")

@@ -81,7 +81,7 @@ def write_finetune_seed(out_dir: Path, result: FinetuneSeedResult) -> Path:
     """Write the head state, then ``metrics.json`` (which marks the seed finished)."""
     from datetime import datetime, timezone
 
-    from emomtl.experiments.store import MODEL, METRICS, seed_dir, write_json, write_tensors
+    from emomtl.experiments.store import METRICS, MODEL, seed_dir, write_json, write_tensors
 
     directory = seed_dir(out_dir, result.seed)
     write_tensors(directory / MODEL, result.head_state)
@@ -132,8 +132,8 @@ def run_finetune(
 
     from emomtl import __version__
     from emomtl.data.tasks import parse_task_spec
-    from emomtl.experiments.store import finished_seeds, write_json
     from emomtl.experiments.store import _atomic as atomic_write
+    from emomtl.experiments.store import finished_seeds, write_json
     from emomtl.features.encoders import available_cores
     from emomtl.finetune.data import load_tokenized
     from emomtl.finetune.loop import train_seed
@@ -173,8 +173,12 @@ def run_finetune(
         atomic_write(out_dir / "command.txt", lambda t: t.write_text(command + "\n", "utf-8"))
     _, tokenizer, _ = load_pretrained(config.encoder, cache_dir)
     data = load_tokenized(
-        parse_task_spec(config.tasks), tokenizer, config.max_length,
-        data_dir=data_dir, data_options=data_options, limit=limit,
+        parse_task_spec(config.tasks),
+        tokenizer,
+        config.max_length,
+        data_dir=data_dir,
+        data_options=data_options,
+        limit=limit,
     )
     done = set(finished_seeds(out_dir))
     run = FinetuneRun(out_dir, {}, runtime, tokenizer=tokenizer, encoder_spec=encoder_spec)
@@ -187,7 +191,11 @@ def run_finetune(
             continue
         _, _, encoder = load_pretrained(config.encoder, cache_dir)
         result = train_seed(
-            config, data, encoder, seed, precision,
+            config,
+            data,
+            encoder,
+            seed,
+            precision,
             pad_id=tokenizer.pad_token_id or 0,
             evaluate_untrained=evaluate_untrained,
             log=log,

@@ -74,8 +74,9 @@ def bucketed_batches(
         ``batch_size``.
     """
     if batch_size < 1 or bucket_batches < 1:
-        raise ValueError(f"batch_size and bucket_batches must be >= 1, got {batch_size}, "
-                         f"{bucket_batches}")
+        raise ValueError(
+            f"batch_size and bucket_batches must be >= 1, got {batch_size}, {bucket_batches}"
+        )
     lengths = np.asarray(lengths)
     order = rng.permutation(len(lengths))
     pool = batch_size * bucket_batches
@@ -128,7 +129,9 @@ class TaskBatchSampler:
             queue.extend(
                 reversed(
                     bucketed_batches(
-                        self.lengths[code], self.batch_size, self.bucket_batches,
+                        self.lengths[code],
+                        self.batch_size,
+                        self.bucket_batches,
                         self._row_rngs[code],
                     )
                 )
