@@ -64,7 +64,7 @@ class FinetuneConfig:
     encoder: str = "minilm"
     pooling: str = "mean"
     max_length: int = 128
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1, 2)
     epochs: float = 2.0
     batch_size: int = 32
     encoder_lr: float = 8e-5
