@@ -189,6 +189,7 @@ def train(
             raise fail(f"unknown --preset {preset!r}; expected one of {sorted(PRESETS)}")
         tasks, head, weighting = (PRESETS[preset][k] for k in ("tasks", "head", "weighting"))
         finetune = finetune or bool(PRESETS[preset].get("finetune", False))
+        seeds = PRESETS[preset].get("seeds") if seeds is None else seeds
         if save is None:
             from emomtl.bundle import default_model_dir
 
