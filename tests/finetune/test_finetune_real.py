@@ -17,7 +17,7 @@ from emomtl.bundle import BundleError, load_bundle
 from emomtl.data.loading import load_corpus
 from emomtl.data.tasks import TASKS
 from emomtl.features.encoders import EncoderSpec
-from emomtl.finetune.bundle import InMemoryEncoder, save_finetuned_bundle
+from emomtl.finetune.bundle import in_memory_encoder, save_finetuned_bundle
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.run import FinetuneRunError, run_finetune
 from emomtl.predict import EmotionAnalyzer
@@ -133,7 +133,7 @@ def test_bundle_round_trip_reproduces_predictions_exactly(tiny_run, bundles) -> 
     spec = EncoderSpec.from_dict(run.encoder_spec)
     config = load_bundle(bundles["fp32"]).config
     in_memory = EmotionAnalyzer(
-        run.best.model.head, InMemoryEncoder(spec, run.tokenizer, run.best.model.encoder), config
+        run.best.model.head, in_memory_encoder(spec, run.tokenizer, run.best.model.encoder), config
     )
     assert [p.to_dict() for p in loaded.predict(TEXTS)] == [
         p.to_dict() for p in in_memory.predict(TEXTS)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emomtl.bundle import FORMAT_VERSION, Bundle, BundleConfig, BundleError, vad_statistics
-from emomtl.features.encoders import FrozenEncoder
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.finetune.config import FinetuneConfig
@@ -33,24 +32,17 @@ if TYPE_CHECKING:  # pragma: no cover
 ENCODER_DIR = "encoder"
 
 
-class BundledEncoder(FrozenEncoder):
-    """A :class:`FrozenEncoder` over a bundle's ``encoder/`` directory, computing in fp32 weights
-    (bf16-saved weights are upcast once at load; autocast follows the bundle's precision)."""
+def in_memory_encoder(spec: Any, tokenizer: Any, model: Any, weights_hash: str = "") -> Any:
+    """A :class:`~emomtl.features.encoders.FrozenEncoder` around an already loaded (e.g. just
+    fine-tuned) transformer, so predictions before saving run through exactly the code path of a
+    loaded bundle."""
+    from emomtl.features import encoders
 
-    def _load(self) -> None:
-        super()._load()
-        self._model.float()
-
-
-class InMemoryEncoder(FrozenEncoder):
-    """A :class:`FrozenEncoder` around an already loaded (e.g. just fine-tuned) transformer, so
-    predictions before saving run through exactly the code path of a loaded bundle."""
-
-    def __init__(self, spec: Any, tokenizer: Any, model: Any, weights_hash: str = "") -> None:
-        super().__init__(spec)
-        self._tokenizer, self._model = tokenizer, model.eval().requires_grad_(False)
-        self._dim = int(model.config.hidden_size)
-        self._weights_hash = weights_hash
+    encoder = encoders.FrozenEncoder(spec)
+    encoder._tokenizer, encoder._model = tokenizer, model.eval().requires_grad_(False)
+    encoder._dim = int(model.config.hidden_size)
+    encoder._weights_hash = weights_hash
+    return encoder
 
 
 def file_hashes(directory: Path) -> dict[str, str]:
@@ -97,14 +89,19 @@ def verify_encoder_files(bundle_dir: Path, expected: dict[str, str]) -> Path:
     return directory
 
 
-def bundle_encoder(bundle: Bundle) -> FrozenEncoder:
+def bundle_encoder(bundle: Bundle) -> Any:
     """The encoder a loaded bundle runs on: its own fine-tuned one (verified) when it carries
     one, else the installed frozen encoder named in its config."""
+    from emomtl.features import encoders  # looked up at call time (tests may patch it)
+
     if not bundle.config.encoder_files:
-        return FrozenEncoder(bundle.config.encoder_spec())
+        return encoders.FrozenEncoder(bundle.config.encoder_spec())
     directory = verify_encoder_files(bundle.path, bundle.config.encoder_files)
     spec = replace(bundle.config.encoder_spec(), name=str(directory.resolve()))
-    return BundledEncoder(spec)
+    encoder = encoders.FrozenEncoder(spec)
+    if encoder.tokenizer is not None:  # loads tokenizer and weights now
+        encoder._model.float()  # bf16-saved weights compute from fp32 copies (autocast as spec)
+    return encoder
 
 
 def _encoder_weights_hash(directory: Path) -> str:
