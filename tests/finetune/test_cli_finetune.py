@@ -91,3 +91,49 @@ def test_bad_finetune_option_is_a_clear_error(recorded) -> None:
     assert result.exit_code == 1
     assert "finetune selection must be one of mean, per-task" in result.output
     assert "config" not in recorded
+
+
+def test_a_finetune_preset_sets_tasks_seeds_epochs_and_saves(recorded, monkeypatch, tmp_path):
+    import emomtl.cli.train as cli_train
+
+    saved = {}
+    monkeypatch.setitem(
+        cli_train.PRESETS,
+        "ft-test",
+        {
+            "tasks": "S+T",
+            "head": "mh",
+            "weighting": "equal",
+            "finetune": True,
+            "seeds": 1,
+            "epochs": 1.0,
+        },
+    )
+    monkeypatch.setattr(
+        "emomtl.finetune.bundle.save_finetuned_bundle",
+        lambda result, directory, **kw: saved.update(result=result, directory=directory),
+    )
+    import emomtl.finetune.run as run_module
+
+    fake = run_module.run_finetune
+
+    def with_best(config, out_dir, **kwargs):
+        run = fake(config, out_dir, **kwargs)
+        run.best = "the best seed"
+        return run
+
+    monkeypatch.setattr(run_module, "run_finetune", with_best)
+    args = [
+        "train",
+        "--preset",
+        "ft-test",
+        "--out",
+        str(tmp_path / "r"),
+        "--save",
+        str(tmp_path / "bundle"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = recorded["config"]
+    assert (config.tasks, config.seeds, config.epochs) == ("S+T", (0,), 1.0)
+    assert saved == {"result": "the best seed", "directory": tmp_path / "bundle"}

@@ -190,6 +190,7 @@ def train(
         tasks, head, weighting = (PRESETS[preset][k] for k in ("tasks", "head", "weighting"))
         finetune = finetune or bool(PRESETS[preset].get("finetune", False))
         seeds = PRESETS[preset].get("seeds") if seeds is None else seeds
+        epochs = PRESETS[preset].get("epochs") if epochs is None else epochs
         if save is None:
             from emomtl.bundle import default_model_dir
 
