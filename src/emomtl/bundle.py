@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,6 +95,9 @@ class BundleConfig:
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
         seed: the training seed whose weights were saved.
         created_at: ISO-8601 UTC timestamp.
+        encoder_files: fine-tuned bundles only: file name -> SHA-256 of every file in the
+            bundle's ``encoder/`` directory (weights, config, tokenizer); see
+            :mod:`emomtl.finetune.bundle`. None for a frozen encoder.
     """
 
     format_version: int
@@ -114,6 +117,7 @@ class BundleConfig:
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     created_at: str = ""
+    encoder_files: dict[str, str] | None = None
 
     @property
     def task_specs(self) -> list[Task]:
@@ -343,8 +347,11 @@ def _write_directory(
     config: BundleConfig,
     state_dict: Mapping[str, torch.Tensor],
     metrics: dict[str, Any],
+    extra: Callable[[Path], None] | None = None,
 ) -> None:
-    """Write the four files into a temporary sibling directory, then swap it into place."""
+    """Write the four files into a temporary sibling directory, then swap it into place.
+
+    ``extra(staging)`` may add files (a fine-tuned encoder) before the swap."""
     from safetensors.torch import save_file
 
     if directory.exists():
@@ -362,6 +369,8 @@ def _write_directory(
         _write_json(staging / CONFIG_FILE, config.to_dict())
         _write_json(staging / METRICS_FILE, metrics)
         (staging / CARD_FILE).write_text(model_card(config, metrics), encoding="utf-8")
+        if extra is not None:
+            extra(staging)
         old = None
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old-{os.getpid()}")

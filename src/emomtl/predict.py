@@ -246,9 +246,10 @@ class EmotionAnalyzer:
         path = default_model_dir() if path is None else Path(path)
         bundle = load_bundle(path)
         if encoder is None:
-            from emomtl.features.encoders import FrozenEncoder
+            from emomtl.finetune.bundle import bundle_encoder
 
-            encoder = FrozenEncoder(bundle.config.encoder_spec())
+            # the installed encoder, or the fine-tuned one the bundle carries (verified)
+            encoder = bundle_encoder(bundle)
         check_encoder(bundle.config, encoder.weights_hash, source=path)
         model = build_model(bundle.config, bundle.state_dict)
         analyzer = cls(

@@ -27,7 +27,11 @@ from emomtl.cli.common import (
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.train import TrainOutput
 
-PRESETS = {"default": {"tasks": "S+T+E", "head": "mh", "weighting": "equal"}}
+PRESETS = {
+    "default": {"tasks": "S+T+E", "head": "mh", "weighting": "equal"},
+    "frozen": {"tasks": "S+T+E", "head": "mh", "weighting": "equal"},
+}
+_FT = "Fine-tuning (--finetune)"
 _PRIMARY_FIRST = ("jaccard", "f1_micro", "pearson_mean")
 
 
@@ -62,12 +66,25 @@ def train(
     head: Annotated[str, typer.Option("--head", help="mh (one head per task) | se.")] = "mh",
     weighting: Annotated[str, typer.Option("--weighting", help="equal | gradnorm.")] = "equal",
     sampling: Annotated[
-        str, typer.Option("--sampling", help="proportional (paper) | balanced.")
-    ] = "proportional",
+        str | None,
+        typer.Option(
+            "--sampling",
+            help="proportional (paper) | balanced; --finetune also temperature "
+            "(default proportional; --finetune temperature).",
+        ),
+    ] = None,
     selection: Annotated[
-        str, typer.Option("--selection", help="Model selection: sum (paper) | per-task.")
-    ] = "sum",
-    seeds: Annotated[int, typer.Option("--seeds", help="Train seeds 0..N-1.", min=1)] = 5,
+        str | None,
+        typer.Option(
+            "--selection",
+            help="Model selection: sum (paper) | per-task; --finetune: mean | per-task "
+            "(default sum; --finetune mean).",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", help="Train seeds 0..N-1 (default 5; --finetune 3).", min=1),
+    ] = None,
     encoder: EncoderOption = "minilm",
     precision: PrecisionOption = "auto",
     data_dir: DataDirOption = None,
@@ -75,11 +92,15 @@ def train(
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
     emobank_split: EmobankSplitOption = "official",
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 100,
+    epochs: Annotated[
+        float | None,
+        typer.Option("--epochs", help="Maximum epochs (default 100; --finetune 2)."),
+    ] = None,
     patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience.")] = 10,
     dropout: Annotated[
-        float, typer.Option("--dropout", help="Dropout after the base layer.")
-    ] = 0.0,
+        float | None,
+        typer.Option("--dropout", help="Dropout after the base layer (default 0; --finetune 0.1)."),
+    ] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="GradNorm alpha.")] = 1.0,
     out: Annotated[
         Path | None,
@@ -102,11 +123,64 @@ def train(
         str | None,
         typer.Option(
             "--preset",
-            help="'default': MH-MTL on S+T+E, full data, default encoder; "
+            help="'default': MH-MTL on S+T+E, full data, default encoder; 'frozen': the same "
+            "(the fast frozen-feature preset); "
             "saves a bundle (to --save, else the default bundle that `emomtl predict` uses).",
             show_default=False,
         ),
     ] = None,
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            "--finetune",
+            help="Fine-tune the encoder with the heads (task-homogeneous batches) instead of "
+            "training on frozen features.",
+            rich_help_panel=_FT,
+        ),
+    ] = False,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Tokens per text.", rich_help_panel=_FT)
+    ] = 128,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Texts per batch.", rich_help_panel=_FT)
+    ] = 32,
+    encoder_lr: Annotated[
+        float, typer.Option("--encoder-lr", help="Peak encoder lr.", rich_help_panel=_FT)
+    ] = 8e-5,
+    head_lr: Annotated[
+        float,
+        typer.Option("--head-lr", help="Peak lr of shared layer + heads.", rich_help_panel=_FT),
+    ] = 1e-3,
+    layer_decay: Annotated[
+        float,
+        typer.Option("--layer-decay", help="Layer-wise lr decay (1 = off).", rich_help_panel=_FT),
+    ] = 1.0,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", help="AdamW weight decay.", rich_help_panel=_FT)
+    ] = 0.01,
+    warmup: Annotated[
+        float, typer.Option("--warmup", help="Warm-up fraction of steps.", rich_help_panel=_FT)
+    ] = 0.1,
+    grad_clip: Annotated[
+        float, typer.Option("--grad-clip", help="Max gradient norm (0 = off).", rich_help_panel=_FT)
+    ] = 1.0,
+    tau: Annotated[
+        float,
+        typer.Option("--tau", help="Temperature of --sampling temperature.", rich_help_panel=_FT),
+    ] = 2.0,
+    evals_per_epoch: Annotated[
+        int,
+        typer.Option("--evals-per-epoch", help="Dev evaluations per epoch.", rich_help_panel=_FT),
+    ] = 2,
+    device: Annotated[
+        str, typer.Option("--device", help="auto | cpu | cuda.", rich_help_panel=_FT)
+    ] = "auto",
+    save_dtype: Annotated[
+        str,
+        typer.Option(
+            "--save-dtype", help="Bundle encoder weights: fp32 | bf16.", rich_help_panel=_FT
+        ),
+    ] = "fp32",
 ) -> None:
     """Train one setting over N seeds (as one batched model) and write its run directory."""
     use_corpora(corpus)
@@ -118,11 +192,56 @@ def train(
         if preset not in PRESETS:
             raise fail(f"unknown --preset {preset!r}; expected one of {sorted(PRESETS)}")
         tasks, head, weighting = (PRESETS[preset][k] for k in ("tasks", "head", "weighting"))
+        finetune = finetune or bool(PRESETS[preset].get("finetune", False))
+        seeds = PRESETS[preset].get("seeds") if seeds is None else seeds
+        epochs = PRESETS[preset].get("epochs") if epochs is None else epochs
         if save is None:
             from emomtl.bundle import default_model_dir
 
             # the "default" preset feeds `emomtl predict` without --model
             save = default_model_dir() if preset == "default" else Path("models") / preset
+    if finetune:
+        from emomtl.finetune.cli import finetune_command
+
+        ft_options = {
+            "tasks": tasks,
+            "encoder": encoder,
+            "max_length": max_length,
+            "seeds": seeds,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "encoder_lr": encoder_lr,
+            "head_lr": head_lr,
+            "layer_decay": layer_decay,
+            "weight_decay": weight_decay,
+            "warmup": warmup,
+            "dropout": dropout,
+            "grad_clip": grad_clip,
+            "sampling": sampling,
+            "tau": tau,
+            "evals_per_epoch": evals_per_epoch,
+            "selection": selection,
+            "precision": precision,
+            "device": device,
+        }
+        data_options = {"tales_split": tales_split, "emobank_split": emobank_split}
+        return finetune_command(
+            options=ft_options,
+            out=out,
+            save=save,
+            save_dtype=save_dtype,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            data_options=data_options,
+            as_json=as_json,
+        )
+    seeds = 5 if seeds is None else seeds
+    sampling = sampling or "proportional"
+    selection = selection or "sum"
+    dropout = 0.0 if dropout is None else dropout
+    epochs = 100 if epochs is None else epochs
+    if epochs != int(epochs):
+        raise fail(f"--epochs must be a whole number without --finetune, got {epochs:g}")
     try:
         config = TrainConfig(
             tasks=tasks,
@@ -131,7 +250,7 @@ def train(
             sampling=sampling,
             selection=selection,
             seeds=tuple(range(seeds)),
-            epochs=epochs,
+            epochs=int(epochs),
             patience=patience,
             dropout=dropout,
             gradnorm_alpha=alpha,

@@ -1,0 +1,218 @@
+"""A fine-tuning setting over N seeds, written to the results store one seed at a time.
+
+The run directory has the layout of :mod:`emomtl.experiments.store` (``config.json``,
+``command.txt``, ``results.json``, ``seed_<k>/metrics.json`` + ``model.safetensors`` holding the
+head's state), so ``emomtl report`` reads fine-tuned runs beside frozen ones (their rows are
+named ``FT``). ``config.json`` also records the resolved device and precision under ``runtime``.
+
+Each seed is written as soon as it finishes and ``results.json`` is re-aggregated, so an
+interrupted run keeps every finished seed; running the same command again skips them (a run
+directory whose config differs, seeds aside, is refused rather than mixed).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emomtl.finetune.config import FinetuneConfig
+from emomtl.finetune.loop import FinetuneSeedResult, selection_score
+
+
+class FinetuneRunError(ValueError):
+    """The run directory cannot take this run (the message says why and what to do)."""
+
+
+@dataclass
+class FinetuneRun:
+    """What :func:`run_finetune` returns.
+
+    Attributes:
+        out_dir: the run directory.
+        results: the content of ``results.json``.
+        runtime: resolved device/precision (``Precision.to_dict()``) plus threads and versions.
+        trained: seeds trained by this call (finished ones found on disk are not retrained).
+        best: the trained seed with the best mean primary dev metric, with its model (for a
+            bundle); None when every seed was already finished.
+        tokenizer: the encoder's tokenizer.
+        encoder_spec: ``{"name", "pooling", "max_length", "precision"}`` of the fine-tuned encoder.
+    """
+
+    out_dir: Path
+    results: dict[str, Any]
+    runtime: dict[str, Any]
+    trained: list[int] = field(default_factory=list)
+    best: FinetuneSeedResult | None = None
+    tokenizer: Any = None
+    encoder_spec: dict[str, Any] = field(default_factory=dict)
+
+
+def setting_name(config: FinetuneConfig) -> str:
+    """Row name, e.g. ``"S+T+E FT"`` (non-default sampling / selection appended in brackets)."""
+    from emomtl.data.tasks import format_task_spec, parse_task_spec
+
+    name = f"{format_task_spec(parse_task_spec(config.tasks))} FT"
+    extras = [
+        v for v, d in ((config.sampling, "temperature"), (config.selection, "mean")) if v != d
+    ]
+    return f"{name} [{', '.join(extras)}]" if extras else name
+
+
+def _check_existing(out_dir: Path, train: dict[str, Any]) -> None:
+    from emomtl.experiments.store import CONFIG, read_config
+
+    if not (out_dir / CONFIG).is_file():
+        return
+    old = read_config(out_dir).get("train", {})
+    keys = sorted(k for k in set(old) | set(train) if k != "seeds" and old.get(k) != train.get(k))
+    if keys:
+        diff = "; ".join(f"{k}: {old.get(k)!r} -> {train.get(k)!r}" for k in keys)
+        raise FinetuneRunError(
+            f"{out_dir / CONFIG} holds a different run ({diff}); choose another --out or remove "
+            "that directory"
+        )
+
+
+def write_finetune_seed(out_dir: Path, result: FinetuneSeedResult) -> Path:
+    """Write the head state, then ``metrics.json`` (which marks the seed finished)."""
+    from datetime import datetime, timezone
+
+    from emomtl.experiments.store import METRICS, MODEL, seed_dir, write_json, write_tensors
+
+    directory = seed_dir(out_dir, result.seed)
+    write_tensors(directory / MODEL, result.head_state)
+    record = result.record()
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_json(directory / METRICS, record)
+    return directory
+
+
+def write_finetune_results(out_dir: Path, config: FinetuneConfig) -> dict[str, Any]:
+    """Aggregate every finished seed on disk into ``results.json`` and return it."""
+    from emomtl.experiments.store import RESULTS, aggregate, finished_seeds, read_seed, write_json
+
+    seeds = finished_seeds(out_dir)
+    results: dict[str, Any] = {"setting": setting_name(config), "seeds": seeds}
+    results.update(aggregate([read_seed(out_dir, s) for s in seeds]))
+    write_json(out_dir / RESULTS, results)
+    import json
+
+    return json.loads((out_dir / RESULTS).read_text(encoding="utf-8"))
+
+
+def run_finetune(
+    config: FinetuneConfig,
+    out_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+    limit: Mapping[str, int] | None = None,
+    evaluate_untrained: bool = False,
+) -> FinetuneRun:
+    """Fine-tune every seed of ``config`` not yet finished in ``out_dir``; write them as they end.
+
+    Args:
+        config: the setting.
+        out_dir: run directory (created; finished seeds in it are kept and skipped).
+        data_dir, cache_dir: corpora and model-cache directories (None: the usual resolution).
+        data_options: ``load_corpus`` options (``tales_split``, ``emobank_split``).
+        command: the command line, written to ``command.txt``.
+        log: called with progress lines.
+        limit: split -> maximum rows per task (first rows), for tests and benchmarks; recorded.
+        evaluate_untrained: also evaluate dev before training (history step 0).
+    """
+    import torch
+
+    from emomtl import __version__
+    from emomtl.data.tasks import parse_task_spec
+    from emomtl.experiments.store import _atomic as atomic_write
+    from emomtl.experiments.store import finished_seeds, write_json
+    from emomtl.features.encoders import available_cores
+    from emomtl.finetune.data import load_tokenized
+    from emomtl.finetune.loop import train_seed
+    from emomtl.finetune.model import load_pretrained
+    from emomtl.finetune.precision import resolve
+
+    out_dir = Path(out_dir)
+    precision = resolve(config.precision, config.device)
+    if precision.device == "cpu":
+        torch.set_num_threads(available_cores())
+    train = config.to_dict()
+    _check_existing(out_dir, train)
+    runtime = {
+        **precision.to_dict(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    encoder_spec = {
+        "name": config.encoder,
+        "pooling": config.pooling,
+        "max_length": config.max_length,
+        "precision": precision.precision,
+    }
+    data_options = dict(data_options or {})
+    write_json(
+        out_dir / "config.json",
+        {
+            "train": train,
+            "encoder": encoder_spec,
+            "data": {**data_options, **({"limit": dict(limit)} if limit else {})},
+            "runtime": runtime,
+            "emomtl_version": __version__,
+        },
+    )
+    if command is not None:
+        atomic_write(out_dir / "command.txt", lambda t: t.write_text(command + "\n", "utf-8"))
+    _, tokenizer, _ = load_pretrained(config.encoder, cache_dir)
+    data = load_tokenized(
+        parse_task_spec(config.tasks),
+        tokenizer,
+        config.max_length,
+        data_dir=data_dir,
+        data_options=data_options,
+        limit=limit,
+    )
+    done = set(finished_seeds(out_dir))
+    run = FinetuneRun(out_dir, {}, runtime, tokenizer=tokenizer, encoder_spec=encoder_spec)
+    best_score = -math.inf
+    tasks = [t.task for t in data.values()]
+    for seed in config.seeds:
+        if seed in done:
+            if log is not None:
+                log(f"seed {seed}: finished in {out_dir}, skipped")
+            continue
+        _, _, encoder = load_pretrained(config.encoder, cache_dir)
+        result = train_seed(
+            config,
+            data,
+            encoder,
+            seed,
+            precision,
+            pad_id=tokenizer.pad_token_id or 0,
+            evaluate_untrained=evaluate_untrained,
+            log=log,
+        )
+        write_finetune_seed(out_dir, result)
+        run.results = write_finetune_results(out_dir, config)
+        run.trained.append(seed)
+        score = selection_score(tasks, result.metrics["dev"])
+        if score > best_score:
+            best_score, run.best = score, result
+        else:
+            result.model = None
+        if log is not None:
+            test = ", ".join(
+                f"{t.code} {result.metrics['test'][t.code][t.primary_metric]:.4f}" for t in tasks
+            )
+            log(f"seed {seed} finished in {result.wall_time_s:.0f} s: test {test}")
+    if not run.results:
+        run.results = write_finetune_results(out_dir, config)
+    return run

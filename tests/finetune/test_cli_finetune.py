@@ -1,0 +1,139 @@
+"""``emomtl train --finetune`` wiring: options reach FinetuneConfig, bundles are saved where asked.
+
+``run_finetune`` is replaced by a recorder here (these tests check the CLI's mapping only; the
+real training is tested in ``test_finetune_real.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from emomtl.cli import app
+from emomtl.finetune.run import FinetuneRun
+
+
+@pytest.fixture
+def recorded(monkeypatch, tmp_path: Path) -> dict:
+    calls: dict = {}
+
+    def fake_run(config, out_dir, **kwargs):
+        calls["config"], calls["out"], calls["kwargs"] = config, out_dir, kwargs
+        results = {"setting": "x", "seeds": [], "dev": {}, "test": {}}
+        return FinetuneRun(Path(out_dir), results, {"device": "cpu", "precision": "fp32"})
+
+    monkeypatch.setattr("emomtl.finetune.run.run_finetune", fake_run)
+    return calls
+
+
+def test_options_reach_the_config(recorded, tmp_path: Path) -> None:
+    args = [
+        "train",
+        "--finetune",
+        "--tasks",
+        "0.1S+T",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1.5",
+        "--encoder-lr",
+        "3e-5",
+        "--head-lr",
+        "2e-3",
+        "--layer-decay",
+        "0.9",
+        "--sampling",
+        "balanced",
+        "--selection",
+        "per-task",
+        "--max-length",
+        "64",
+        "--batch-size",
+        "16",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--evals-per-epoch",
+        "4",
+        "--dropout",
+        "0.2",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = recorded["config"]
+    assert (config.tasks, config.seeds, config.epochs) == ("0.1S+T", (0, 1), 1.5)
+    assert (config.encoder_lr, config.head_lr, config.layer_decay) == (3e-5, 2e-3, 0.9)
+    assert (config.sampling, config.selection, config.max_length) == ("balanced", "per-task", 64)
+    assert (config.batch_size, config.precision, config.device) == (16, "fp32", "cpu")
+    assert (config.evals_per_epoch, config.dropout) == (4, 0.2)
+    assert recorded["out"] == tmp_path / "run"
+
+
+def test_finetune_defaults_differ_from_frozen_ones(recorded, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "--finetune", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    config = recorded["config"]
+    assert (config.epochs, config.sampling, config.selection, config.dropout) == (
+        2.0,
+        "temperature",
+        "mean",
+        0.1,
+    )
+    assert config.seeds == (0, 1, 2)
+
+
+def test_bad_finetune_option_is_a_clear_error(recorded) -> None:
+    result = CliRunner().invoke(app, ["train", "--finetune", "--selection", "sum"])
+    assert result.exit_code == 1
+    assert "finetune selection must be one of mean, per-task" in result.output
+    assert "config" not in recorded
+
+
+def test_a_finetune_preset_sets_tasks_seeds_epochs_and_saves(recorded, monkeypatch, tmp_path):
+    import emomtl.cli.train as cli_train
+
+    saved = {}
+    monkeypatch.setitem(
+        cli_train.PRESETS,
+        "ft-test",
+        {
+            "tasks": "S+T",
+            "head": "mh",
+            "weighting": "equal",
+            "finetune": True,
+            "seeds": 1,
+            "epochs": 1.0,
+        },
+    )
+    monkeypatch.setattr(
+        "emomtl.finetune.bundle.save_finetuned_bundle",
+        lambda result, directory, **kw: saved.update(result=result, directory=directory),
+    )
+    import emomtl.finetune.run as run_module
+
+    fake = run_module.run_finetune
+
+    def with_best(config, out_dir, **kwargs):
+        run = fake(config, out_dir, **kwargs)
+        run.best = "the best seed"
+        return run
+
+    monkeypatch.setattr(run_module, "run_finetune", with_best)
+    args = [
+        "train",
+        "--preset",
+        "ft-test",
+        "--out",
+        str(tmp_path / "r"),
+        "--save",
+        str(tmp_path / "bundle"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = recorded["config"]
+    assert (config.tasks, config.seeds, config.epochs) == ("S+T", (0,), 1.0)
+    assert saved == {"result": "the best seed", "directory": tmp_path / "bundle"}
