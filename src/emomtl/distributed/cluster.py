@@ -35,6 +35,8 @@ _NODE_PORTS = (
     "--runtime-env-agent-port",
 )
 _WORKER_PORTS = 40  # per node; Ray needs one port per worker process
+#: Environment variable naming the cluster's temporary directory in each of its processes.
+_MARKER_VARIABLE = "EMOMTL_LOCAL_RAY_CLUSTER"
 
 
 def free_port() -> int:
@@ -96,6 +98,7 @@ class LocalCluster:
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
             **(env or {}),
+            _MARKER_VARIABLE: str(self.temp_dir),
         }
         self.env.pop("RAY_ADDRESS", None)
         self._processes: list[subprocess.Popen] = []
@@ -207,23 +210,24 @@ class LocalCluster:
             )
 
     def pids(self) -> list[int]:
-        """Process ids of every process of this cluster (nodes, their services and workers)."""
+        """Process ids of every process of this cluster: those in the process groups of its
+        ``ray start`` processes, or whose command line or environment names its temporary
+        directory (Ray's agents and workers rename themselves and some leave the group)."""
         import psutil
 
-        found: set[int] = set()
-        for process in self._processes:
-            try:
-                parent = psutil.Process(process.pid)
-                found.add(parent.pid)
-                found.update(child.pid for child in parent.children(recursive=True))
-            except psutil.NoSuchProcess:
-                continue
+        groups = {process.pid for process in self._processes}
         marker = str(self.temp_dir)
+        found: set[int] = set()
         for proc in psutil.process_iter(["pid", "cmdline"]):
+            pid = proc.info["pid"]
             try:
-                if any(marker in part for part in (proc.info["cmdline"] or [])):
-                    found.add(proc.info["pid"])
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                if (
+                    os.getpgid(pid) in groups
+                    or any(marker in part for part in (proc.info["cmdline"] or []))
+                    or proc.environ().get(_MARKER_VARIABLE) == marker
+                ):
+                    found.add(pid)
+            except (psutil.Error, ProcessLookupError, PermissionError, OSError):
                 continue
         found.discard(os.getpid())
         return sorted(found)
@@ -243,34 +247,45 @@ class LocalCluster:
                 pids.append(pid)
         return pids
 
-    def stop(self, timeout_s: float = 20.0) -> None:
-        """Stop every node this cluster started and anything left of it; remove its files."""
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop every node this cluster started and anything left of it; remove its files.
+
+        SIGTERM to every process of the cluster, up to ``timeout_s`` for them to exit, then
+        SIGKILL to whatever is left.
+        """
         import psutil
 
-        leftovers = self.pids()
-        for process in self._processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for process in self._processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for process in self._processes:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=5)
-        for pid in set(leftovers) | set(self.pids()):
-            try:
-                psutil.Process(pid).kill()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
+        targets = set(self.pids())
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for process in self._processes:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, sig)
+            for pid in targets | set(self.pids()):
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    psutil.Process(pid).send_signal(sig)
+            deadline = time.monotonic() + (timeout_s if sig == signal.SIGTERM else 10.0)
+            while time.monotonic() < deadline:
+                for process in self._processes:
+                    process.poll()  # reap the ray start processes (our children)
+                if not self.alive():
+                    break
+                time.sleep(0.1)
+            if not self.alive():
+                break
         self._processes.clear()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def alive(self) -> list[int]:
-        """Processes of this cluster still running (empty after :meth:`stop`)."""
-        import psutil
+        """Processes of this cluster still running (empty after :meth:`stop`); zombies, which
+        only wait for their parent to collect them, do not count."""
+        return [pid for pid in self.pids() if running(pid)]
 
-        return [pid for pid in self.pids() if psutil.pid_exists(pid)]
+
+def running(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
