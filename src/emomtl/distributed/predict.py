@@ -3,18 +3,21 @@
 The pipeline is ``input files -> rows -> analyzer actors -> part files``:
 
 1. ``from_items(files)``, one item per input file; a ``map_batches`` generator reads each file
-   with :func:`emomtl.batchio.iter_rows` (the local backend's reader) and yields blocks of
-   ``batch_size`` rows ``(source, line, text, error)``: streaming, a file is never held whole.
-   Reading asks for no CPU (``num_cpus=0``), so it never starves the analyzers of the cores they
-   hold and is not fused into them (one file would then be analysed by one actor).
-2. ``map_batches(_Analyzer, concurrency=workers, batch_size=batch_size)``: an actor pool; each
-   actor loads the bundle once (encoder included) and turns a batch of rows into a typed Arrow
-   table with :func:`emomtl.batchio.predict_records` - the same rows as the local backend, bad rows
-   with their ``error`` set. Memory per worker is one batch plus the model.
+   with :func:`emomtl.batchio.iter_rows` (the local backend's reader) and yields *chunks*, one
+   row per ``batch_size`` consecutive input rows (``source``, ``chunk``, and the chunk's
+   ``lines`` / ``texts`` / ``errors`` as lists): streaming, a file is never held whole. Reading
+   asks for no CPU (``num_cpus=0``), so it never waits for the cores the analyzers hold and is
+   not fused into them (one file would then be analysed by one actor).
+2. ``map_batches(_Analyzer, concurrency=workers, batch_size=1)``: an actor pool holding
+   ``threads`` CPUs each; each actor loads the bundle once (encoder included) and turns one chunk
+   into a typed Arrow table with :func:`emomtl.batchio.predict_records` - the rows of the local
+   backend, bad rows with their ``error`` set. A chunk is exactly a batch the local backend
+   predicts together, so the numbers are equal even for a bf16 encoder (whose outputs depend on
+   a batch's padding). Memory per worker is one chunk plus the model.
 3. ``write_parquet`` / ``write_json`` into ``<output>`` as a directory of part files (Parquet, or
    JSON lines with the same keys), written under a temporary name and renamed when complete.
 
-Failures: a worker process that dies is restarted by Ray and its batch retried (Ray Data's actor
+Failures: a worker process that dies is restarted by Ray and its chunk retried (Ray Data's actor
 defaults, ``max_restarts=-1``, ``max_task_retries=-1``); part files are named by dataset and
 block, so a retried write replaces its file and no row is duplicated. An exception in a UDF (a
 bundle that does not load on a worker, an unreadable file) fails the dataset, and with it the
@@ -222,7 +225,7 @@ def predict_on_ray(
             concurrency=workers,
             num_cpus=threads,
         )
-        # writing is I/O: holding no CPU, it never waits for the analyzers to give theirs back
+        # writing is I/O: holding no CPU, it never waits for the analyzers to free theirs
         if fmt == ".parquet":
             predicted.write_parquet(str(tmp), ray_remote_args={"num_cpus": 0})
         else:
