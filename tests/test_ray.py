@@ -317,3 +317,18 @@ def test_cluster_teardown_leaves_no_process() -> None:
     assert local.alive() == []
     assert not any(running(pid) for pid in before)
     assert not local.temp_dir.exists()
+
+
+@pytest.mark.parametrize("command", [["predict", "some text"], ["reproduce", "--quick"]])
+def test_an_unknown_backend_is_refused(command: list[str], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from emomtl.cli import app
+
+    args = [*command, "--backend", "spark"]
+    if command[0] == "reproduce":
+        args += ["--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "--backend must be local or ray, got 'spark'" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
