@@ -161,8 +161,8 @@ def test_unsupported_formats(bundle: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "expected one of" in said(result)
     good = tmp_path / "in.txt"
     good.write_text("x\n")
-    result = run("predict", "-m", str(bundle), "-i", str(good), "-o", str(tmp_path / "o.parquet"))
-    assert result.exit_code == 1 and "cannot write o.parquet" in said(result)
+    result = run("predict", "-m", str(bundle), "-i", str(good), "-o", str(tmp_path / "o.xlsx"))
+    assert result.exit_code == 1 and "cannot write o.xlsx" in said(result)
 
 
 def test_file_is_streamed_in_batches(bundle: Path, tmp_path: Path) -> None:

@@ -335,12 +335,17 @@ def predict(
     input_path: Annotated[
         Path | None,
         typer.Option(
-            "--input", "-i", help="File to analyse: .txt (one text a line), .csv or .jsonl."
+            "--input",
+            "-i",
+            help="File to analyse: .txt (one text a line), .csv, .jsonl or .parquet; "
+            "a directory or a glob of them.",
         ),
     ] = None,
     output_path: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to write predictions: .csv or .jsonl."),
+        typer.Option(
+            "--output", "-o", help="Where to write predictions: .csv, .jsonl or .parquet."
+        ),
     ] = None,
     column: Annotated[
         str, typer.Option("--column", "-c", help="Text column of a .csv / key of a .jsonl input.")
@@ -362,9 +367,29 @@ def predict(
     json_lines: Annotated[
         bool, typer.Option("--json", help="Print JSON lines instead of a table.")
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="Where --input runs: local (this process) | ray (a Ray cluster, Ray Data).",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster: auto | HOST:PORT (default: $RAY_ADDRESS, else a local instance).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Ray analyzer actors (one model each).")
+    ] = 1,
 ) -> None:
     """Predict SemEval emotions, an Ekman class and Valence/Arousal/Dominance for each text."""
+    from emomtl.batchio import is_table_input
     from emomtl.bundle import BundleError, default_model_dir
+    from emomtl.cli.predict_tables import predict_tables, uses_tables
     from emomtl.predict import text_problem
 
     if texts and input_path is not None:
@@ -375,8 +400,10 @@ def predict(
         raise fail("--input needs --output FILE (.csv or .jsonl)")
     if input_path is None and output_path is not None:
         raise fail("--output is only used with --input FILE")
-    if input_path is not None and not input_path.is_file():
+    if input_path is not None and not (input_path.is_file() or is_table_input(input_path)):
         raise fail(f"input file {input_path} does not exist")
+    if backend not in ("local", "ray"):
+        raise fail(f"--backend must be local or ray, got {backend!r}")
     for number, text in enumerate(texts or [], start=1):
         problem = text_problem(text)
         if problem is not None:
@@ -394,6 +421,13 @@ def predict(
     except (BundleError, ValueError) as exc:
         raise fail(str(exc)) from exc
 
+    if input_path is not None and (backend == "ray" or uses_tables(input_path, output_path)):
+        assert output_path is not None
+        predict_tables(
+            analyzer, path, input_path, output_path, column=column, batch_size=batch_size,
+            backend=backend, address=address, workers=workers, threshold=threshold,
+        )  # fmt: skip
+        return
     if input_path is not None:
         assert output_path is not None
         try:

@@ -82,6 +82,22 @@ def reproduce(
     cache_dir: CacheDirOption = None,
     tales_split: TalesSplitOption = "sentence",
     emobank_split: EmobankSplitOption = "official",
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="Where settings train: local (process pool) | ray (one Ray task per setting; "
+            "--workers 0 = as many as the cluster's CPUs fit, --threads 0 = 1 CPU a task).",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster: auto | HOST:PORT (default: $RAY_ADDRESS, else a local instance).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Reproduce the paper's Tables 2-4 and figures: train every missing (setting, seed) cell
     of the grid, skip finished ones, and write OUT/report.md.
@@ -97,6 +113,13 @@ def reproduce(
     default_seeds = QUICK_SEEDS if quick else SEEDS
     seed_list = default_seeds if seeds is None else tuple(range(seeds))
     overrides = {"sampling": sampling, "selection": selection}
+    if backend not in ("local", "ray"):
+        raise fail(f"--backend must be local or ray, got {backend!r}")
+    executor = None
+    if backend == "ray":
+        from emomtl.distributed.grid import ray_executor
+
+        executor = ray_executor(address)
     try:
         spec = EncoderSpec(name=encoder, precision=precision)
         settings[0].train_config(seed_list, **overrides)  # validates the options up front
@@ -120,7 +143,8 @@ def reproduce(
             overwrite=overwrite,
             progress=True,
             train_threads=threads or None,
-            workers=workers or auto_workers(),
+            workers=workers or (len(settings) if executor else auto_workers()),
+            executor=executor,
             command=_command_line(
                 encoder=encoder,
                 precision=precision,
@@ -135,6 +159,8 @@ def reproduce(
                 emobank_split=emobank_split,
                 data_dir=data_dir,
                 cache_dir=cache_dir,
+                backend=backend if backend != "local" else None,
+                address=address,
             ),
         )
     except (ValueError, EncoderError) as exc:  # missing corpora or model: nothing was trained

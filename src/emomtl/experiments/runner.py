@@ -20,7 +20,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,6 +34,7 @@ from emomtl.experiments.store import write_json
 if TYPE_CHECKING:  # pragma: no cover
     from rich.progress import Progress
 
+    from emomtl.experiments.workers import JobResult
     from emomtl.features.encoders import EncoderSpec
     from emomtl.features.task_data import TaskData
     from emomtl.train import TrainConfig, TrainOutput
@@ -64,6 +65,10 @@ class WriteFn(Protocol):
 
 
 LoadFn = Callable[..., "dict[str, TaskData]"]
+#: Runs train jobs elsewhere, yielding each result as it finishes: ``executor(jobs, workers=N,
+#: threads=T)``, the contract of :func:`emomtl.experiments.workers.run_in_processes` (the default;
+#: :func:`emomtl.distributed.grid.ray_executor` runs them on Ray).
+Executor = Callable[..., "Iterator[JobResult]"]
 ReportFn = Callable[[Path], Path]
 
 
@@ -218,6 +223,7 @@ def run_grid(
     load_fn: LoadFn | None = None,
     write_fn: WriteFn | None = None,
     report_fn: ReportFn | None = None,
+    executor: Executor | None = None,
 ) -> GridSummary:
     """Train every missing (setting, seed) cell of a grid and write it under ``out_dir``.
 
@@ -246,6 +252,10 @@ def run_grid(
         train_fn, load_fn, write_fn, report_fn: injectable stages; defaults are
             :func:`emomtl.train.train`, :func:`emomtl.features.task_data.load_task_data`,
             :func:`store_write` and :func:`emomtl.report.build.build_report`.
+        executor: where settings train when not in this process (see :data:`Executor`); given,
+            every setting goes through it, ``workers`` bounding the jobs in flight and
+            ``train_threads`` (default 1) the threads of each; results are still written here
+            as each setting finishes.
 
     Returns:
         The :class:`GridSummary`. Failures of single settings are recorded there, not raised;
@@ -293,13 +303,16 @@ def run_grid(
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if executor is not None and train_threads is None:
+        train_threads = 1
     if workers > 1 and train_threads is None:
         train_threads = max(1, (os.cpu_count() or 1) // workers)
     if train_fn is None:
         from emomtl.train import train
 
         # In a worker the thread count is set once for the process (workers._init_worker).
-        train_fn = functools.partial(train, num_threads=None if workers > 1 else train_threads)
+        in_process = workers == 1 and executor is None
+        train_fn = functools.partial(train, num_threads=train_threads if in_process else None)
     write = write_fn or store_write
     runs = {
         setting: _SettingRun(
@@ -327,7 +340,7 @@ def run_grid(
             if console is not None:
                 _print_outcome(console, outcome)
 
-        if workers == 1:
+        if workers == 1 and executor is None:
             for run in runs.values():
                 config = run.start(overrides)
                 if config is not None:
@@ -342,6 +355,7 @@ def run_grid(
                 workers=workers,
                 threads=train_threads or 1,  # set above for workers > 1
                 on_outcome=report_outcome,
+                execute=executor,
             )
     outcomes = [run.outcome for run in runs.values()]
     stages["train"] = time.perf_counter() - t0
@@ -456,12 +470,14 @@ def _train_in_processes(
     workers: int,
     threads: int,
     on_outcome: Callable[[SettingOutcome], None],
+    execute: Executor | None = None,
 ) -> None:
     """Train the runs' missing seeds in worker processes and write each run as it finishes;
     ``on_outcome`` sees every run once (those with nothing to train, or failing before
     training, first)."""
     from emomtl.experiments.workers import TrainJob, run_in_processes
 
+    execute = execute or run_in_processes
     jobs = []
     for index, run in enumerate(runs):
         config = run.start(overrides)
@@ -473,7 +489,7 @@ def _train_in_processes(
                 run.fail(exc)
         on_outcome(run.outcome)  # finished earlier, or failed before training
     jobs.sort(key=lambda job: -_training_rows(job.config, job.data))  # longest first
-    for result in run_in_processes(jobs, workers=workers, threads=threads):
+    for result in execute(jobs, workers=workers, threads=threads):
         run = runs[result.key]
         t0 = time.perf_counter()
         if result.error is not None:
