@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emomtl.bundle import FORMAT_VERSION, Bundle, BundleConfig, BundleError, vad_statistics
+from emomtl.bundle import FORMAT_VERSION, Bundle, BundleConfig, BundleError, target_statistics
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.finetune.config import FinetuneConfig
@@ -185,10 +185,11 @@ def save_finetuned_bundle(
             input_dim=int(head.input_dim),
             tasks=codes,
             labels={t.code: list(t.labels) for t in head.tasks},
+            spaces=[t.to_dict() for t in head.tasks],
             head="mh",
             hidden_dim=int(head.hidden_dim),
             dropout=float(config.dropout),
-            vad_normalisation=vad_statistics(result.head_state),
+            target_statistics=target_statistics(result.head_state, list(head.tasks)),
             train_config={**config.to_dict(), "save_dtype": save_dtype},
             seed=int(result.seed),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
