@@ -137,12 +137,15 @@ def connect(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-    if address is None:
-        import os
+    import os
 
-        if not os.environ.get("RAY_ADDRESS"):
-            options["include_dashboard"] = False
+    from emomtl.data.tasks import CORPORA_ENV
+
+    options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        options["include_dashboard"] = False
+    if os.environ.get(CORPORA_ENV):  # label spaces from --corpus cards reach every worker
+        options["runtime_env"] = {"env_vars": {CORPORA_ENV: os.environ[CORPORA_ENV]}}
     ray.init(address=address, **options)
     return True
 
