@@ -95,6 +95,9 @@ class BundleConfig:
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
         seed: the training seed whose weights were saved.
         created_at: ISO-8601 UTC timestamp.
+        label_texts: label head only: code -> the text each label was embedded from (its
+            description, else its name); with the shared projection ``proj.weight`` and the
+            recorded encoder it is what scoring new label sets needs (:mod:`emomtl.zero_shot`).
     """
 
     format_version: int
@@ -114,6 +117,7 @@ class BundleConfig:
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     created_at: str = ""
+    label_texts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def task_specs(self) -> list[Task]:
@@ -312,6 +316,7 @@ def write_bundle(
         train_config=train_config,
         seed=int(chosen.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        label_texts=_label_texts(tasks, str(train_config.get("head", "mh"))),
     )
     metrics = {
         "seed": int(chosen.seed),
@@ -336,6 +341,13 @@ def write_bundle(
         )
     _write_directory(directory, config, chosen.state_dict, metrics)
     return directory
+
+
+def _label_texts(tasks: list[Task], head: str) -> dict[str, list[str]]:
+    """Label head: code -> the texts its labels were embedded from; empty for other heads."""
+    from emomtl.model.label_head import LABEL_HEAD, label_texts
+
+    return {task.code: label_texts(task) for task in tasks} if head == LABEL_HEAD else {}
 
 
 def _write_directory(

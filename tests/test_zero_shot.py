@@ -1,0 +1,143 @@
+"""Label-semantic bundles and zero-shot label sets (fake encoder; a real one in test_label_real)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emomtl import EmotionAnalyzer
+from emomtl.bundle import CONFIG_FILE, write_bundle
+from emomtl.data.tasks import TASKS, parse_task_spec
+from emomtl.features.encoders import EncoderSpec
+from emomtl.model import MultiTaskNet
+from emomtl.model.label_head import label_texts
+from emomtl.train import SeedResult, TrainConfig, TrainOutput
+from emomtl.zero_shot import ZeroShotError, check_label_set
+from test_bundle import FAKE_DIM, FAKE_HASH, FakeEncoder, make_bundle
+
+TEXTS = ["what a wonderful sunny day", "the house was cold and silent", "we lost again"]
+
+
+def label_output(tasks: str = "S+T+E", t_bias: float | None = None) -> TrainOutput:
+    """One seed of a randomly initialised label-head net whose label features are the fake
+    encoder's features of the label texts (as training would set them)."""
+    codes = [s.task.code for s in parse_task_spec(tasks)]
+    net = MultiTaskNet(FAKE_DIM, codes, head="label", hidden_dim=8)
+    net.reset_parameters(torch.Generator().manual_seed(0))
+    encoder = FakeEncoder()
+    net.set_label_features({c: encoder.encode(label_texts(TASKS[c])) for c in codes})
+    if t_bias is not None:
+        with torch.no_grad():
+            net.label_bias["T"].fill_(t_bias)
+    metrics = {
+        split: {c: {TASKS[c].primary_metric: 0.5} for c in codes} for split in ("dev", "test")
+    }
+    seed = SeedResult(0, metrics, dict.fromkeys(codes, 1), 1, dict.fromkeys(codes, 3), 0.1, {})
+    seed.state_dict = net.state_dict()
+    config = TrainConfig(tasks=tasks, head="label", seeds=(0,), hidden_dim=8, epochs=1)
+    return TrainOutput(config=config, task_codes=codes, input_dim=FAKE_DIM, seeds=[seed])
+
+
+def label_bundle(directory: Path, **kwargs) -> Path:
+    spec = EncoderSpec(name="fake", max_length=8, precision="fp32")
+    return write_bundle(label_output(**kwargs), directory, encoder=spec, weights_hash=FAKE_HASH)
+
+
+@pytest.fixture
+def analyzer(tmp_path: Path) -> EmotionAnalyzer:
+    return EmotionAnalyzer.load(label_bundle(tmp_path / "b"), encoder=FakeEncoder())
+
+
+def test_bundle_records_the_head_and_the_label_texts(tmp_path: Path) -> None:
+    config = json.loads((label_bundle(tmp_path / "b") / CONFIG_FILE).read_text())
+    assert config["head"] == "label"
+    assert config["label_texts"]["T"] == list(TASKS["T"].labels)
+    assert config["label_texts"]["E"][0].startswith("valence: ")  # EmoBank's description
+    mh = json.loads((make_bundle(tmp_path / "mh") / CONFIG_FILE).read_text())
+    assert mh["label_texts"] == {}
+
+
+def test_trained_spaces_are_unchanged_and_the_zero_shot_space_is_flagged(
+    analyzer: EmotionAnalyzer,
+) -> None:
+    plain = analyzer.predict(TEXTS)
+    zero = analyzer.predict(TEXTS, labels=["joy", "shame", "guilt"], kind="multilabel")
+    for a, b in zip(plain, zero, strict=True):
+        assert a.spaces.keys() | {"zero_shot"} == b.spaces.keys()
+        assert a["semeval"].scores == b["semeval"].scores
+        record = b.to_dict()["zero_shot"]
+        assert record["zero_shot"] is True and list(record["probabilities"]) == [
+            "joy",
+            "shame",
+            "guilt",
+        ]
+        assert record["labels"] == [k for k, v in record["probabilities"].items() if v >= 0.5]
+        assert "zero_shot" not in b.to_dict()["semeval"]
+        assert b.to_flat()["zero_shot_guilt"] == record["probabilities"]["guilt"]
+
+
+def test_zero_shot_scores_match_a_hand_computation(analyzer: EmotionAnalyzer) -> None:
+    """p = sigmoid(q . P e/||e|| + mean S bias), in numpy from the saved weights."""
+    labels = ["joy", "shame", "guilt"]
+    records = analyzer.predict(TEXTS, labels=labels)
+    state = {k: v.numpy().astype(np.float64) for k, v in analyzer.model.state_dict().items()}
+    x = FakeEncoder().encode(TEXTS).numpy().astype(np.float64)
+    q = np.maximum(x @ state["base.weight"].T + state["base.bias"], 0.0)
+    e = FakeEncoder().encode(labels).numpy().astype(np.float64)
+    u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
+    b0 = state["label_bias.S"].mean()  # S is the only multilabel space
+    expected = 1.0 / (1.0 + np.exp(-(q @ u.T + b0)))
+    got = np.array([list(r["zero_shot"].scores.values()) for r in records])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_trained_label_set_scored_zero_shot_reproduces_the_trained_space(
+    tmp_path: Path,
+) -> None:
+    """With equal biases, T's own label names as a multiclass set give T's distribution."""
+    path = label_bundle(tmp_path / "b", t_bias=0.3)
+    analyzer = EmotionAnalyzer.load(path, encoder=FakeEncoder())
+    labels = list(TASKS["T"].labels)
+    for record in analyzer.predict(TEXTS, labels=labels, kind="multiclass"):
+        zero, trained = record["zero_shot"], record["ekman"]
+        assert list(zero.scores.values()) == pytest.approx(list(trained.scores.values()), abs=1e-6)
+        assert zero.top == trained.top and zero.zero_shot and not trained.zero_shot
+
+
+def test_label_texts_are_encoded_once_per_analyzer(analyzer: EmotionAnalyzer) -> None:
+    analyzer.predict(TEXTS, labels=["joy", "guilt"])
+    calls = analyzer.encoder.calls
+    analyzer.predict(TEXTS, labels=["guilt", "joy"])
+    assert analyzer.encoder.calls == calls + 1  # the texts only
+
+
+def test_a_bundle_without_the_label_head_refuses(tmp_path: Path) -> None:
+    analyzer = EmotionAnalyzer.load(make_bundle(tmp_path / "mh"), encoder=FakeEncoder())
+    with pytest.raises(ZeroShotError, match=r"MH head.*--head label"):
+        analyzer.predict(TEXTS, labels=["joy", "guilt"])
+    assert "zero_shot" not in analyzer.predict(TEXTS[0]).spaces
+
+
+@pytest.mark.parametrize(
+    ("labels", "kind", "message"),
+    [
+        ([], "multilabel", "label list is empty"),
+        (["joy", "guilt", "Joy "], "multilabel", r"'Joy' is duplicated \(indices 0 and 2\)"),
+        (["joy", "  "], "multilabel", "label at index 1 is empty"),
+        (["joy", 3], "multiclass", "label at index 1 is int"),
+        ("joy,guilt", "multilabel", "must be a list of strings"),
+        (["joy"], "multiclass", "at least two labels"),
+        (["joy", "guilt"], "regression", "kind 'regression' is not one of"),
+    ],
+)
+def test_bad_label_lists_are_refused_by_name(
+    analyzer: EmotionAnalyzer, labels: object, kind: str, message: str
+) -> None:
+    with pytest.raises(ZeroShotError, match=message):
+        check_label_set(labels, kind)
+    with pytest.raises(ZeroShotError, match=message):
+        analyzer.predict(TEXTS, labels=labels, kind=kind)  # type: ignore[arg-type]
