@@ -141,3 +141,61 @@ def test_bad_label_lists_are_refused_by_name(
         check_label_set(labels, kind)
     with pytest.raises(ZeroShotError, match=message):
         analyzer.predict(TEXTS, labels=labels, kind=kind)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# emomtl predict --labels
+
+
+@pytest.fixture
+def cli_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import emomtl.features.encoders
+
+    monkeypatch.setattr(emomtl.features.encoders, "FrozenEncoder", lambda spec: FakeEncoder())
+    return label_bundle(tmp_path / "label")
+
+
+def _run(*args: str):
+    from typer.testing import CliRunner
+
+    from emomtl.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result, " ".join(result.output.split())
+
+
+def test_cli_labels_as_json_table_and_file(cli_bundle: Path, tmp_path: Path) -> None:
+    result, _ = _run(
+        "predict", "-m", str(cli_bundle), "--json", "--labels", "joy, shame,guilt", "hi"
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])["zero_shot"]
+    assert list(record["probabilities"]) == ["joy", "shame", "guilt"] and record["zero_shot"]
+    result, said = _run(
+        "predict", "-m", str(cli_bundle), "--labels", "joy,grief", "--kind", "multiclass", "hi"
+    )
+    assert result.exit_code == 0 and "zero-shot" in said
+    source, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    source.write_text("a fine day\n\nwe lost\n", encoding="utf-8")
+    args = ("predict", "-m", str(cli_bundle), "-i", str(source), "-o", str(out))
+    result, _ = _run(*args, "--labels", "joy,guilt")
+    assert result.exit_code == 0, result.output
+    import csv
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert {"zero_shot_joy", "zero_shot_guilt", "zero_shot_labels", "ekman_top"} <= set(rows[0])
+    assert rows[1]["error"] and rows[1]["zero_shot_joy"] == "" and rows[2]["zero_shot_joy"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [("joy,shame,joy", "'joy' is duplicated (indices 0 and 2)"), ("", "index 0 is empty")],
+)
+def test_cli_bad_labels_are_refused(cli_bundle: Path, labels: str, message: str) -> None:
+    result, said = _run("predict", "-m", str(cli_bundle), "--labels", labels, "hi")
+    assert result.exit_code == 1 and message in said
+
+
+def test_cli_labels_with_an_mh_bundle_refuse(tmp_path: Path, cli_bundle: Path) -> None:
+    result, said = _run("predict", "-m", str(make_bundle(tmp_path / "mh")), "--labels", "a,b", "hi")
+    assert result.exit_code == 1 and "--head label" in said
