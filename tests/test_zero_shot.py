@@ -199,3 +199,38 @@ def test_cli_bad_labels_are_refused(cli_bundle: Path, labels: str, message: str)
 def test_cli_labels_with_an_mh_bundle_refuse(tmp_path: Path, cli_bundle: Path) -> None:
     result, said = _run("predict", "-m", str(make_bundle(tmp_path / "mh")), "--labels", "a,b", "hi")
     assert result.exit_code == 1 and "--head label" in said
+
+
+# --------------------------------------------------------------------------------------------------
+# POST /predict with labels
+
+
+def test_http_labels_field(analyzer: EmotionAnalyzer, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from emomtl.serve import ServeLimits, create_app
+
+    limits = ServeLimits(max_texts=4, max_chars=40, batch_wait_ms=2)
+    with TestClient(create_app(analyzer, limits)) as client:
+        body = {"texts": TEXTS[:2], "labels": ["joy", "guilt"], "kind": "multiclass"}
+        response = client.post("/predict", json=body)
+        assert response.status_code == 200, response.text
+        got = response.json()["predictions"]
+        want = analyzer.predict(TEXTS[:2], labels=["joy", "guilt"], kind="multiclass")
+        for g, w in zip(got, want, strict=True):
+            assert (
+                g["zero_shot"]["zero_shot"] is True and g["zero_shot"]["top"] == w["zero_shot"].top
+            )
+            assert g["zero_shot"]["probabilities"] == pytest.approx(w["zero_shot"].scores)
+            assert "semeval" in g
+        plain = client.post("/predict", json={"texts": TEXTS[:1]}).json()["predictions"][0]
+        assert "zero_shot" not in plain
+        bad = client.post("/predict", json={"texts": ["hi"], "labels": ["joy", "JOY"]})
+        assert bad.status_code == 422 and "'JOY' is duplicated" in bad.text
+        empty = client.post("/predict", json={"texts": ["hi"], "labels": []})
+        assert empty.status_code == 422 and "label list is empty" in empty.text
+        assert client.get("/health").json()["zero_shot"] is True
+    mh = EmotionAnalyzer.load(make_bundle(tmp_path / "mh"), encoder=FakeEncoder())
+    with TestClient(create_app(mh, limits)) as client:
+        response = client.post("/predict", json={"texts": ["hi"], "labels": ["joy", "guilt"]})
+        assert response.status_code == 400 and "--head label" in response.json()["detail"]
