@@ -110,6 +110,13 @@ def main() -> None:
 
                 save_bundle(output, args.bundle, encoder=spec)
     if "zero-shot" in args.parts:
+        from emomtl.experiments.label_transfer import constant_baseline
+
+        baselines = results.setdefault("baselines", {})
+        for held in held_codes:
+            targets = data[held].targets
+            baselines[held] = constant_baseline(data[held].task, targets["train"], targets["test"])
+        save()
         part = results.setdefault("zero-shot", {})
         for held in held_codes:
             if held in part:
@@ -154,21 +161,22 @@ def print_tables(results: dict) -> None:
                 b = label["test"][code][name]
                 print(f"| {code} | {name} | {cell(a)} | {cell(b)} | {b['mean'] - a['mean']:+.3f} |")
     if results.get("zero-shot"):
-        print("\n| held out | trained on | metric | zero-shot test |")
-        print("|---|---|---|---|")
+        baselines = results.get("baselines", {})
+        print("\n| held out | trained on | metric | zero-shot test | best constant (train) |")
+        print("|---|---|---|---|---|")
         for held, record in results["zero-shot"].items():
             task = get_task(held)
             shown = [task.primary_metric]
             if task.kind == "regression":
                 shown += [f"pearson_{t}" for t in task.labels]
-            elif task.kind == "multilabel":
-                shown += ["f1_macro"]
             else:
                 shown += ["f1_macro"]
             for name in dict.fromkeys(shown):
                 value = record["held_out_test"].get(name)
+                floor = baselines.get(held, {}).get(name)
+                floor = "-" if floor is None else f"{floor:.3f}"
                 if value is not None:
-                    print(f"| {held} | {record['tasks']} | {name} | {cell(value)} |")
+                    print(f"| {held} | {record['tasks']} | {name} | {cell(value)} | {floor} |")
     if results.get("few-shot"):
         print("\n| space | fraction | metric | MH | label head | label - MH |")
         print("|---|---|---|---|---|---|")

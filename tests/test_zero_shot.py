@@ -234,3 +234,43 @@ def test_http_labels_field(analyzer: EmotionAnalyzer, tmp_path: Path) -> None:
     with TestClient(create_app(mh, limits)) as client:
         response = client.post("/predict", json={"texts": ["hi"], "labels": ["joy", "guilt"]})
         assert response.status_code == 400 and "--head label" in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------------------------------
+# leave-one-space-out evaluation (emomtl.experiments.label_transfer)
+
+
+def test_zero_shot_metrics_score_the_held_out_space_from_its_label_texts() -> None:
+    from emomtl.experiments.label_transfer import zero_shot_metrics
+    from emomtl.features.task_data import TaskData
+
+    output = label_output("S+E")
+    x = FakeEncoder().encode(TEXTS * 2)
+    gold = torch.tensor([0, 1, 2, 3, 4, 2])
+    held = TaskData(TASKS["T"], {"test": x}, {"test": gold})
+    held.label_features = FakeEncoder().encode(list(TASKS["T"].labels))
+    (metrics,) = zero_shot_metrics(output, held)
+    state = {k: v.double().numpy() for k, v in output.seeds[0].state_dict.items()}
+    q = np.maximum(x.double().numpy() @ state["base.weight"].T + state["base.bias"], 0.0)
+    e = held.label_features.double().numpy()
+    u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
+    top = (q @ u.T).argmax(1)  # softmax and the shared bias do not change the argmax
+    assert metrics["accuracy"] == pytest.approx(float((top == gold.numpy()).mean()))
+    with pytest.raises(ValueError, match="not held out"):
+        zero_shot_metrics(label_output("S+T"), held)
+
+
+def test_constant_baselines_by_hand() -> None:
+    from emomtl.experiments.label_transfer import constant_baseline
+
+    t = constant_baseline(TASKS["T"], torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]))
+    assert t["accuracy"] == pytest.approx(0.25)  # always class 0
+    train = torch.zeros(4, 11)
+    train[:, 0] = 1.0
+    train[:2, 1] = 1.0  # {0} twice, {0, 1} twice: adding label 1 ties (0.75), so only {0}
+    test = torch.zeros(2, 11)
+    test[0, 0] = 1.0
+    test[1, [0, 2, 3]] = 1.0
+    s = constant_baseline(TASKS["S"], train, test)
+    assert s["labels"] == ["anger"] and s["jaccard"] == pytest.approx((1.0 + 1 / 3) / 2)
+    assert constant_baseline(TASKS["E"], torch.zeros(3, 3), torch.zeros(3, 3)) == {}

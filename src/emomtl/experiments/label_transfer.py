@@ -10,9 +10,12 @@ zero-shot and is dropped). Few-shot trains on a fraction of the held-out space's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from emomtl.data.tasks import Task
     from emomtl.features.task_data import TaskData
     from emomtl.train import TrainOutput
 
@@ -46,3 +49,45 @@ def zero_shot_metrics(
             metrics = task_metrics(task, targets, probs)
         results.append(metrics)
     return results
+
+
+def constant_baseline(
+    task: Task, train_targets: torch.Tensor, test_targets: torch.Tensor
+) -> dict[str, Any]:
+    """The best *constant* prediction, chosen on the training targets, scored on the test targets:
+    the majority class (multiclass), the label set built greedily (add the label that most raises
+    the training primary metric, while it rises) for multilabel; regression has none (a constant
+    has no Pearson r), so ``{}``. The floor a zero-shot score has to clear."""
+    import torch
+
+    from emomtl.metrics import task_metrics
+
+    if task.kind == "regression":
+        return {}
+    n_test = len(test_targets)
+    if task.kind == "multiclass":
+        majority = int(torch.bincount(torch.as_tensor(train_targets)).argmax())
+        scores = torch.zeros(n_test, task.num_labels)
+        scores[:, majority] = 1.0
+        return task_metrics(task, test_targets, scores)
+    sign = 1.0 if task.higher_is_better else -1.0
+
+    def score(chosen: list[int], targets: torch.Tensor) -> float:
+        flags = torch.zeros(len(targets), task.num_labels)
+        flags[:, chosen] = 1.0
+        return sign * task_metrics(task, targets, flags)[task.primary_metric]
+
+    chosen: list[int] = []
+    best = score(chosen, train_targets)
+    while True:
+        options = [j for j in range(task.num_labels) if j not in chosen]
+        trials = {j: score([*chosen, j], train_targets) for j in options}
+        if not trials or max(trials.values()) <= best:
+            break
+        j = max(trials, key=trials.__getitem__)
+        chosen, best = [*chosen, j], trials[j]
+    flags = torch.zeros(n_test, task.num_labels)
+    flags[:, chosen] = 1.0
+    result: dict[str, Any] = task_metrics(task, test_targets, flags)
+    result["labels"] = [task.labels[j] for j in chosen]
+    return result
