@@ -81,13 +81,18 @@ def test_trained_spaces_are_unchanged_and_the_zero_shot_space_is_flagged(
 
 
 def test_zero_shot_scores_match_a_hand_computation(analyzer: EmotionAnalyzer) -> None:
-    """p = sigmoid(q . P e/||e|| + mean S bias), in numpy from the saved weights."""
+    """p = sigmoid(q . P e + mean S bias), e centred and normalised, in numpy from the weights."""
     labels = ["joy", "shame", "guilt"]
     records = analyzer.predict(TEXTS, labels=labels)
     state = {k: v.numpy().astype(np.float64) for k, v in analyzer.model.state_dict().items()}
     x = FakeEncoder().encode(TEXTS).numpy().astype(np.float64)
     q = np.maximum(x @ state["base.weight"].T + state["base.bias"], 0.0)
     e = FakeEncoder().encode(labels).numpy().astype(np.float64)
+    trained = np.concatenate(
+        [FakeEncoder().encode(label_texts(TASKS[c])).double().numpy() for c in "STE"]
+    )
+    m = (trained / np.linalg.norm(trained, axis=1, keepdims=True)).mean(axis=0)
+    e = e / np.linalg.norm(e, axis=1, keepdims=True) - m  # centred like the trained labels
     u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
     b0 = state["label_bias.S"].mean()  # S is the only multilabel space
     expected = 1.0 / (1.0 + np.exp(-(q @ u.T + b0)))
@@ -253,6 +258,7 @@ def test_zero_shot_metrics_score_the_held_out_space_from_its_label_texts() -> No
     state = {k: v.double().numpy() for k, v in output.seeds[0].state_dict.items()}
     q = np.maximum(x.double().numpy() @ state["base.weight"].T + state["base.bias"], 0.0)
     e = held.label_features.double().numpy()
+    e = e / np.linalg.norm(e, axis=1, keepdims=True) - state["label_center"]
     u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
     top = (q @ u.T).argmax(1)  # softmax and the shared bias do not change the argmax
     assert metrics["accuracy"] == pytest.approx(float((top == gold.numpy()).mean()))

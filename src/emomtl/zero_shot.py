@@ -2,7 +2,8 @@
 
 A network with the label head (:mod:`emomtl.model.label_head`) turns *any* label text into an
 output through its shared projection ``P``: for labels ``t_1 .. t_k`` embedded by the bundle's own
-encoder (``E`` ``(k, d)``, L2-normalised)::
+encoder (``E`` ``(k, d)``, normalised and centred like the trained labels,
+:func:`emomtl.model.label_head.embed_labels`)::
 
     raw = q (E P^T)^T + b0        (n, k)
     multilabel:  p = sigmoid(raw)            independent probabilities
@@ -101,14 +102,15 @@ def zero_shot_raw(
     trained bias of ``kind`` (0 for ``kind=None``)."""
     import torch
 
-    from emomtl.model.label_head import label_logits, normalise, zero_shot_bias
+    from emomtl.model.label_head import embed_labels, label_logits, zero_shot_bias
 
     require_label_head(net)
     with torch.no_grad():
         biases = {code: net.label_bias[code] for code in net.codes}
         bias = 0.0 if kind is None else zero_shot_bias(net.tasks, biases, kind)
         q = torch.relu(net.base(features.float()))
-        return label_logits(q, net.proj.weight, normalise(label_features.float()), bias)
+        embedded = embed_labels(label_features, net.label_center)
+        return label_logits(q, net.proj.weight, embedded, bias)
 
 
 def zero_shot_probabilities(

@@ -45,8 +45,16 @@ def test_label_texts_use_descriptions_when_given_else_names() -> None:
     assert label_texts(TASKS["T"]) == list(TASKS["T"].labels)
 
 
+def _centred(codes: str) -> dict[str, np.ndarray]:
+    """e_j = n(n(x_j) - m), m the mean of every space's n(x_j), in numpy."""
+    unit = {c: _label_features(c).double().numpy() for c in codes}
+    unit = {c: x / np.linalg.norm(x, axis=1, keepdims=True) for c, x in unit.items()}
+    m = np.concatenate(list(unit.values())).mean(axis=0)
+    return {c: (x - m) / np.linalg.norm(x - m, axis=1, keepdims=True) for c, x in unit.items()}
+
+
 def test_forward_matches_hand_computation() -> None:
-    """raw_ij = s_j <q_i, P e_j / ||e_j||> + b_j, computed label by label in numpy."""
+    """raw_ij = s_j <q_i, P e_j> + b_j, e_j centred and normalised, label by label in numpy."""
     net = _net("STE", 0)
     with torch.no_grad():
         net.label_scale["E"].copy_(torch.tensor([0.5, 2.0, -1.5]))
@@ -55,13 +63,14 @@ def test_forward_matches_hand_computation() -> None:
     w, b = net.base.weight.detach().numpy(), net.base.bias.detach().numpy()
     q = np.maximum(x.numpy() @ w.T + b, 0.0)
     proj = net.proj.weight.detach().numpy()  # (h, d)
+    centred = _centred("STE")
     for code in "STE":
-        e = _label_features(code).numpy()
+        e = centred[code]
         bias = net.label_bias[code].detach().numpy()
         scale = net.label_scale[code].detach().numpy() if code == "E" else np.ones(len(e))
         expected = np.zeros((5, len(e)))
         for j in range(len(e)):
-            u = proj @ (e[j] / np.linalg.norm(e[j]))
+            u = proj @ e[j]
             expected[:, j] = scale[j] * (q @ u) + bias[j]
         np.testing.assert_allclose(out[code].detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     # one projection for every space; biases per label; scales only for regression targets

@@ -13,9 +13,10 @@ Layout (S seeds, d input, h hidden, L = sum of the tasks' widths):
   columns, so this is exactly one ``Linear(h, l_i)`` per task), or W_SE transposed for SE.
 * ``out_bias (S, 1, L)``: MH and label head (SE is bias-free, paper Sec. 3.3).
 * label head (:mod:`emomtl.model.label_head`) instead of ``out_weight``: ``proj_weight (S, d, h)``
-  (``P^T``), buffer ``label_features (S, L, d)`` (normalised label-text embeddings, the same for
-  every seed) and ``label_scale (S, 1, R)`` for the R regression columns; the output weight is
-  computed each forward: ``U = E P^T`` ``(S, L, h)``, ``raw = (q U^T) * s + b``.
+  (``P^T``), buffers ``label_features (S, L, d)`` (centred, normalised label-text embeddings,
+  the same for every seed) and ``label_center (S, d)``, and ``label_scale (S, 1, R)`` for the R
+  regression columns; the output weight is computed each forward: ``U = E P^T`` ``(S, L, h)``,
+  ``raw = (q U^T) * s + b``.
 * buffers ``target_mean_<code>`` / ``target_std_<code>`` ``(S, 1, l_i)`` for regression tasks.
 
 Seeds that have stopped training are dropped with :meth:`BatchedMultiTaskNet.keep_seeds` (and their
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from emomtl.model.heads import activate, output_slices
-from emomtl.model.label_head import LABEL_HEAD, normalise
+from emomtl.model.label_head import LABEL_HEAD, embed_labels, label_center
 from emomtl.model.network import MultiTaskNet
 
 
@@ -54,6 +55,7 @@ class BatchedMultiTaskNet(nn.Module):
         if label:
             self.proj_weight = nn.Parameter(torch.zeros(n_seeds, d, h))
             self.register_buffer("label_features", torch.zeros(n_seeds, L, d))
+            self.register_buffer("label_center", torch.zeros(n_seeds, d))
             regression = [t for t in self.tasks if t.kind == "regression"]
             columns = [i for t in regression for i in range(L)[self.slices[t.code]]]
             self._scale_columns = torch.tensor(columns, dtype=torch.long)
@@ -82,6 +84,7 @@ class BatchedMultiTaskNet(nn.Module):
                     for code, cols in model.slices.items():
                         model.out_bias[s, 0, cols] = net.label_bias[code]
                         model.label_features[s, cols] = net.label_features(code)
+                    model.label_center[s] = net.label_center
                     if model.label_scale is not None:
                         scales = torch.cat([net.label_scale[c] for c in net.label_scale])
                         model.label_scale[s, 0] = scales
@@ -105,6 +108,7 @@ class BatchedMultiTaskNet(nn.Module):
                 out[f"heads.{code}.bias"] = state["out_bias"][s, 0, cols]
         elif self.head == LABEL_HEAD:
             out["proj.weight"] = state["proj_weight"][s].T
+            out["label_center"] = state["label_center"][s]
             start = 0
             for task in self.tasks:
                 cols = self.slices[task.code]
@@ -139,16 +143,20 @@ class BatchedMultiTaskNet(nn.Module):
         see :meth:`MultiTaskNet.set_label_features`."""
         if self.head != LABEL_HEAD:
             raise ValueError(f"head {self.head!r} has no label features (only {LABEL_HEAD!r})")
+        for task in self.tasks:
+            value = features.get(task.code)
+            if value is None or tuple(value.shape) != (task.num_labels, self.input_dim):
+                got = None if value is None else tuple(value.shape)
+                raise ValueError(
+                    f"label head: space {task.code} needs label features of shape "
+                    f"{(task.num_labels, self.input_dim)}, got {got}"
+                )
         with torch.no_grad():
+            center = label_center([features[task.code] for task in self.tasks])
+            self.label_center[:] = center
             for task in self.tasks:
-                value = features.get(task.code)
-                if value is None or tuple(value.shape) != (task.num_labels, self.input_dim):
-                    got = None if value is None else tuple(value.shape)
-                    raise ValueError(
-                        f"label head: space {task.code} needs label features of shape "
-                        f"{(task.num_labels, self.input_dim)}, got {got}"
-                    )
-                self.label_features[:, self.slices[task.code]] = normalise(value.float())
+                embedded = embed_labels(features[task.code], center)
+                self.label_features[:, self.slices[task.code]] = embedded
 
     def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
         """``(mean, std)`` buffers of regression task ``code``, each ``(S, 1, l_i)``."""

@@ -3,9 +3,12 @@
 MH gives each label a free weight vector, SE slices one bias-free layer; neither ties SemEval
 *joy* to Ekman *happy*. Here a label ``j`` is described by a text ``t_j`` - its space's
 ``label_descriptions[j]`` when non-empty, else its name (:func:`label_texts`) - embedded once by
-the *same* frozen encoder as the inputs and L2-normalised::
+the *same* frozen encoder as the inputs, L2-normalised and centred on the mean ``m`` of the
+trained labels' normalised embeddings (every space's; ``m`` is kept, so new label texts are centred
+the same way)::
 
-    e_j = enc(t_j) / ||enc(t_j)||                       (d,)     frozen, a buffer
+    m   = mean_j n(enc(t_j)),   n(v) = v / ||v||       (d,)     a buffer (label_center)
+    e_j = n(n(enc(t_j)) - m)                            (d,)     frozen, a buffer
     u_j = P e_j                                         (h,)     P (h, d): ONE projection for
                                                                  every label of every space
     q   = ReLU(W^q x + b^q)                             (n, h)   the shared base layer (unchanged)
@@ -16,6 +19,12 @@ the *same* frozen encoder as the inputs and L2-normalised::
 With ``E = [e_1 .. e_l]`` ``(l, d)`` of one space: ``raw = (q (E P^T)^T) * s + b``, i.e.
 ``raw = q @ (E @ P.T).T * s + b``. Kinds keep their activations and losses
 (:mod:`emomtl.model.heads`): sigmoid + BCE, softmax + CE, identity + MSE on standardised targets.
+
+Why centre: sentence embeddings of emotion words share a large common component (MiniLM: mean
+pairwise cosine 0.32 over the S, T, E label texts), so the directions that tell *anger* from
+*disgust* are small next to it; removing ``m`` halves the condition number of ``E`` over the
+trained labels, which the shared ``P`` (weight-decayed, trained with Adam) otherwise has to undo.
+It changes no capacity: ``P (e - m) = P e - P m``.
 
 Because ``P`` is shared and ``e_j`` is a function of the text alone, *any* label text gets an
 output: :func:`label_logits` scores a label set never trained on (zero-shot). Such labels have no
@@ -55,6 +64,17 @@ def label_texts(task: Task) -> list[str]:
 def normalise(embeddings: Tensor) -> Tensor:
     """Row-wise L2 normalisation ``(l, d) -> (l, d)`` (rows of norm 0 stay 0)."""
     return embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def label_center(features: Sequence[Tensor]) -> Tensor:
+    """``m`` ``(d,)``: the mean of the trained labels' normalised embeddings (every space's)."""
+    return torch.cat([normalise(f.float()) for f in features]).mean(dim=0)
+
+
+def embed_labels(features: Tensor, center: Tensor) -> Tensor:
+    """``e_j = normalise(normalise(enc(t_j)) - m)`` ``(l, d)``: label embeddings as the head uses
+    them, centred on the trained labels' mean ``m`` (see the module docstring)."""
+    return normalise(normalise(features.float()) - center)
 
 
 def label_logits(

@@ -8,8 +8,9 @@ encoder feature (d = 384 for MiniLM, 768 for BERT) and ``q`` of width 256; then 
   sliced per task in canonical order ``[0:11] [11:16] [16:19]``. With fewer tasks, ``L`` is the
   sum of *their* widths and only their slices exist (e.g. S+E: ``[0:11] [11:14]``).
 * **label** (issue 14, :mod:`emomtl.model.label_head`): ``raw_j = s_j <q, P e_j> + b_j`` with
-  ``e_j`` the frozen encoder's normalised embedding of label ``j``'s text (buffers
-  ``label_features_<code>`` ``(l_i, d)``, set with :meth:`MultiTaskNet.set_label_features`),
+  ``e_j`` the frozen encoder's normalised, centred embedding of label ``j``'s text (buffers
+  ``label_features_<code>`` ``(l_i, d)`` and ``label_center`` ``(d,)``, set with
+  :meth:`MultiTaskNet.set_label_features`),
   ``P`` ``(h, d)`` shared by every space (``proj``), a bias per label (``label_bias.<code>``) and a
   scale per regression target (``label_scale.<code>``).
 
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 
 from emomtl.data.tasks import Task
 from emomtl.model.heads import activate, output_slices, resolve_tasks
-from emomtl.model.label_head import LABEL_HEAD, label_logits, normalise
+from emomtl.model.label_head import LABEL_HEAD, embed_labels, label_center, label_logits
 
 HEADS = ("mh", "se", LABEL_HEAD)
 
@@ -89,6 +90,7 @@ class MultiTaskNet(nn.Module):
             for task in self.tasks:
                 shape = (task.num_labels, input_dim)
                 self.register_buffer(f"label_features_{task.code}", torch.zeros(shape))
+            self.register_buffer("label_center", torch.zeros(input_dim))
         for task in self.tasks:
             if task.kind == "regression":
                 self.register_buffer(f"target_mean_{task.code}", torch.zeros(task.num_labels))
@@ -147,8 +149,9 @@ class MultiTaskNet(nn.Module):
         return getattr(self, f"label_features_{code}")
 
     def set_label_features(self, features: dict[str, Tensor]) -> None:
-        """Label head: store each space's label-text embeddings ``{code: (l_i, d)}`` (normalised
-        here) in the buffers the head reads."""
+        """Label head: store each space's label-text embeddings ``{code: (l_i, d)}`` in the buffers
+        the head reads, normalised and centred on their mean (:func:`embed_labels`; the centre
+        goes to the ``label_center`` buffer)."""
         if self.head != LABEL_HEAD:
             raise ValueError(f"head {self.head!r} has no label features (only {LABEL_HEAD!r})")
         for task in self.tasks:
@@ -160,8 +163,11 @@ class MultiTaskNet(nn.Module):
                     f"label head: space {task.code} needs label features of shape "
                     f"{tuple(buffer.shape)}, got {got}"
                 )
-            with torch.no_grad():
-                buffer.copy_(normalise(value.float()))
+        with torch.no_grad():
+            center = label_center([features[task.code] for task in self.tasks])
+            self.label_center.copy_(center)
+            for task in self.tasks:
+                self.label_features(task.code).copy_(embed_labels(features[task.code], center))
 
     def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
         """``(mean, std)`` buffers of regression task ``code``, each ``(l_i,)``."""
