@@ -59,3 +59,32 @@ def load_tales_test_texts(data_dir: Path) -> list[str]:
     from emomtl.data.loading import load_corpus
 
     return load_corpus("T", data_dir).splits["test"].texts
+
+
+def test_train_command_with_the_label_head_saves_a_zero_shot_bundle(
+    data_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """`emomtl train --head label --save` (Alm's tales, 2 epochs) writes a run and a bundle that
+    `emomtl predict --labels` and `emomtl label-map` accept."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from emomtl.cli import app
+
+    runner = CliRunner()
+    common = ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
+    args = ["train", "--tasks", "T", "--head", "label", "--seeds", "1", "--epochs", "2"]
+    out, bundle = tmp_path / "run", tmp_path / "bundle"
+    result = runner.invoke(app, [*args, *common, "--out", str(out), "--save", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["train"]["head"] == "label"
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["label_texts"] == {"T": list(TASKS["T"].labels)}
+    result = runner.invoke(
+        app, ["predict", "-m", str(bundle), "--json", "--labels", "joy,guilt", "hi"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["zero_shot"]["zero_shot"] is True
+    result = runner.invoke(app, ["label-map", str(bundle), "--out", str(tmp_path / "map")])
+    assert result.exit_code == 0 and (tmp_path / "map" / "label_map.png").is_file()

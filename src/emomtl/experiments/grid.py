@@ -27,13 +27,14 @@ SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: Training seeds of the ``--quick`` grid.
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
 
-_HEADS = ("mh", "se")
+_HEADS = ("mh", "se", "label")  # label: the label-semantic head (issue 14), not in the paper
 #: The paper's method name of each (head, loss weighting) pair.
 METHODS: dict[tuple[str, str], str] = {
     ("mh", "equal"): "MH",
     ("mh", "gradnorm"): "GN",
     ("se", "equal"): "SE",
     ("se", "gradnorm"): "SE+GN",
+    ("label", "equal"): "Label",
 }
 
 
