@@ -57,8 +57,9 @@ def test_bundle_records_the_head_and_the_label_texts(tmp_path: Path) -> None:
     assert config["head"] == "label"
     assert config["label_texts"]["T"] == list(TASKS["T"].labels)
     assert config["label_texts"]["E"][0].startswith("valence: ")  # EmoBank's description
+    assert "--labels" in (tmp_path / "b" / "README.md").read_text()
     mh = json.loads((make_bundle(tmp_path / "mh") / CONFIG_FILE).read_text())
-    assert mh["label_texts"] == {}
+    assert mh["label_texts"] == {} and "--labels" not in (tmp_path / "mh" / "README.md").read_text()
 
 
 def test_trained_spaces_are_unchanged_and_the_zero_shot_space_is_flagged(

@@ -484,6 +484,14 @@ def model_card(config: BundleConfig, metrics: Mapping[str, Any]) -> str:
         f"trained with seed {config.seed} (chosen by {metrics.get('selection', '?')} among "
         f"{metrics.get('n_seeds', '?')} seed(s))",
         f"- training config: `{json.dumps(config.train_config, sort_keys=True)}`",
+        *(
+            [
+                "- label-semantic head: scores label sets it was never trained on, e.g. "
+                '`emomtl predict --model DIR --labels "joy,shame,guilt"` (marked zero-shot)'
+            ]
+            if config.label_texts
+            else []
+        ),
         f"- written by emomtl {config.emomtl_version} on {config.created_at}",
         "",
         "## Data and outputs",
