@@ -19,7 +19,8 @@ from test_zero_shot import label_bundle
 def test_nearest_labels_match_a_hand_computation(tmp_path: Path) -> None:
     path = label_bundle(tmp_path / "b")
     state = {k: v.double().numpy() for k, v in load_file(path / "model.safetensors").items()}
-    vectors = {c: state[f"label_features_{c}"] @ state["proj.weight"].T for c in "STE"}
+    proj, offset = state["proj.weight"], state["label_offset"]
+    vectors = {c: state[f"label_features_{c}"] @ proj.T + offset for c in "STE"}
     vectors["E"] = vectors["E"] * state["label_scale.E"][:, None]
     ours = label_vectors(path)
     np.testing.assert_allclose(ours.vectors, np.concatenate([vectors[c] for c in "STE"]))

@@ -30,8 +30,9 @@ def label_output(tasks: str = "S+T+E", t_bias: float | None = None) -> TrainOutp
     net.reset_parameters(torch.Generator().manual_seed(0))
     encoder = FakeEncoder()
     net.set_label_features({c: encoder.encode(label_texts(TASKS[c])) for c in codes})
-    if t_bias is not None:
-        with torch.no_grad():
+    with torch.no_grad():
+        net.label_offset.copy_(torch.linspace(-0.5, 0.5, 8))  # a trained u_0 is not zero
+        if t_bias is not None:
             net.label_bias["T"].fill_(t_bias)
     metrics = {
         split: {c: {TASKS[c].primary_metric: 0.5} for c in codes} for split in ("dev", "test")
@@ -82,7 +83,7 @@ def test_trained_spaces_are_unchanged_and_the_zero_shot_space_is_flagged(
 
 
 def test_zero_shot_scores_match_a_hand_computation(analyzer: EmotionAnalyzer) -> None:
-    """p = sigmoid(q . P e + mean S bias), e centred and normalised, in numpy from the weights."""
+    """p = sigmoid(q . (P e + u_0) + mean S bias), e centred and normalised, in numpy."""
     labels = ["joy", "shame", "guilt"]
     records = analyzer.predict(TEXTS, labels=labels)
     state = {k: v.numpy().astype(np.float64) for k, v in analyzer.model.state_dict().items()}
@@ -95,6 +96,7 @@ def test_zero_shot_scores_match_a_hand_computation(analyzer: EmotionAnalyzer) ->
     m = (trained / np.linalg.norm(trained, axis=1, keepdims=True)).mean(axis=0)
     e = e / np.linalg.norm(e, axis=1, keepdims=True) - m  # centred like the trained labels
     u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
+    u = u + state["label_offset"]
     b0 = state["label_bias.S"].mean()  # S is the only multilabel space
     expected = 1.0 / (1.0 + np.exp(-(q @ u.T + b0)))
     got = np.array([list(r["zero_shot"].scores.values()) for r in records])
@@ -261,6 +263,7 @@ def test_zero_shot_metrics_score_the_held_out_space_from_its_label_texts() -> No
     e = held.label_features.double().numpy()
     e = e / np.linalg.norm(e, axis=1, keepdims=True) - state["label_center"]
     u = (e / np.linalg.norm(e, axis=1, keepdims=True)) @ state["proj.weight"].T
+    u = u + state["label_offset"]
     top = (q @ u.T).argmax(1)  # softmax and the shared bias do not change the argmax
     assert metrics["accuracy"] == pytest.approx(float((top == gold.numpy()).mean()))
     with pytest.raises(ValueError, match="not held out"):

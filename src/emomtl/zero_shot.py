@@ -5,7 +5,7 @@ output through its shared projection ``P``: for labels ``t_1 .. t_k`` embedded b
 encoder (``E`` ``(k, d)``, normalised and centred like the trained labels,
 :func:`emomtl.model.label_head.embed_labels`)::
 
-    raw = q (E P^T)^T + b0        (n, k)
+    raw = q (E P^T + u_0)^T + b0   (n, k)
     multilabel:  p = sigmoid(raw)            independent probabilities
     multiclass:  p = softmax(raw, axis=-1)   one distribution (b0 cancels)
 
@@ -110,7 +110,7 @@ def zero_shot_raw(
         bias = 0.0 if kind is None else zero_shot_bias(net.tasks, biases, kind)
         q = torch.relu(net.base(features.float()))
         embedded = embed_labels(label_features, net.label_center)
-        return label_logits(q, net.proj.weight, embedded, bias)
+        return label_logits(q, net.proj.weight, embedded, bias, offset=net.label_offset)
 
 
 def zero_shot_probabilities(

@@ -54,15 +54,17 @@ def _centred(codes: str) -> dict[str, np.ndarray]:
 
 
 def test_forward_matches_hand_computation() -> None:
-    """raw_ij = s_j <q_i, P e_j> + b_j, e_j centred and normalised, label by label in numpy."""
+    """raw_ij = s_j <q_i, P e_j + u_0> + b_j, e_j centred and normalised, label by label."""
     net = _net("STE", 0)
     with torch.no_grad():
         net.label_scale["E"].copy_(torch.tensor([0.5, 2.0, -1.5]))
+        net.label_offset.copy_(torch.randn(12))
     x = torch.randn(5, D)
     out = net(x)
     w, b = net.base.weight.detach().numpy(), net.base.bias.detach().numpy()
     q = np.maximum(x.numpy() @ w.T + b, 0.0)
     proj = net.proj.weight.detach().numpy()  # (h, d)
+    offset = net.label_offset.detach().numpy()  # (h,)
     centred = _centred("STE")
     for code in "STE":
         e = centred[code]
@@ -70,7 +72,7 @@ def test_forward_matches_hand_computation() -> None:
         scale = net.label_scale[code].detach().numpy() if code == "E" else np.ones(len(e))
         expected = np.zeros((5, len(e)))
         for j in range(len(e)):
-            u = proj @ e[j]
+            u = proj @ e[j] + offset
             expected[:, j] = scale[j] * (q @ u) + bias[j]
         np.testing.assert_allclose(out[code].detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     # one projection for every space; biases per label; scales only for regression targets
@@ -92,6 +94,7 @@ def test_batched_equals_each_unbatched_network_and_round_trips() -> None:
         net.target_stats("E")[0].fill_(3.0)
         with torch.no_grad():
             net.label_scale["E"].fill_(1.0 + k)
+            net.label_offset.fill_(0.1 * k)
     batched = BatchedMultiTaskNet.stack(nets)
     x = torch.randn(7, D)
     raw = batched(x)

@@ -13,10 +13,10 @@ Layout (S seeds, d input, h hidden, L = sum of the tasks' widths):
   columns, so this is exactly one ``Linear(h, l_i)`` per task), or W_SE transposed for SE.
 * ``out_bias (S, 1, L)``: MH and label head (SE is bias-free, paper Sec. 3.3).
 * label head (:mod:`emomtl.model.label_head`) instead of ``out_weight``: ``proj_weight (S, d, h)``
-  (``P^T``), buffers ``label_features (S, L, d)`` (centred, normalised label-text embeddings,
-  the same for every seed) and ``label_center (S, d)``, and ``label_scale (S, 1, R)`` for the R
-  regression columns; the output weight is computed each forward: ``U = E P^T`` ``(S, L, h)``,
-  ``raw = (q U^T) * s + b``.
+  (``P^T``), ``label_offset (S, 1, h)`` (``u_0``), buffers ``label_features (S, L, d)``
+  (centred, normalised label-text embeddings, the same for every seed) and ``label_center
+  (S, d)``, and ``label_scale (S, 1, R)`` for the R regression columns; the output weight is
+  computed each forward: ``U = E P^T + u_0`` ``(S, L, h)``, ``raw = (q U^T) * s + b``.
 * buffers ``target_mean_<code>`` / ``target_std_<code>`` ``(S, 1, l_i)`` for regression tasks.
 
 Seeds that have stopped training are dropped with :meth:`BatchedMultiTaskNet.keep_seeds` (and their
@@ -54,6 +54,7 @@ class BatchedMultiTaskNet(nn.Module):
         self.proj_weight = self.label_scale = None
         if label:
             self.proj_weight = nn.Parameter(torch.zeros(n_seeds, d, h))
+            self.label_offset = nn.Parameter(torch.zeros(n_seeds, 1, h))
             self.register_buffer("label_features", torch.zeros(n_seeds, L, d))
             self.register_buffer("label_center", torch.zeros(n_seeds, d))
             regression = [t for t in self.tasks if t.kind == "regression"]
@@ -81,6 +82,7 @@ class BatchedMultiTaskNet(nn.Module):
                         model.out_bias[s, 0, cols] = net.heads[code].bias
                 elif model.head == LABEL_HEAD:
                     model.proj_weight[s] = net.proj.weight.T
+                    model.label_offset[s, 0] = net.label_offset
                     for code, cols in model.slices.items():
                         model.out_bias[s, 0, cols] = net.label_bias[code]
                         model.label_features[s, cols] = net.label_features(code)
@@ -108,6 +110,7 @@ class BatchedMultiTaskNet(nn.Module):
                 out[f"heads.{code}.bias"] = state["out_bias"][s, 0, cols]
         elif self.head == LABEL_HEAD:
             out["proj.weight"] = state["proj_weight"][s].T
+            out["label_offset"] = state["label_offset"][s, 0]
             out["label_center"] = state["label_center"][s]
             start = 0
             for task in self.tasks:
@@ -191,7 +194,8 @@ class BatchedMultiTaskNet(nn.Module):
             keep = torch.stack([torch.rand(q.shape[1:], generator=g) for g in generators])
             q = q * (keep >= self.dropout) / (1.0 - self.dropout)
         if self.head == LABEL_HEAD:
-            vectors = torch.bmm(self.label_features, self.proj_weight)  # (S, L, h): u_j = P e_j
+            # (S, L, h): u_j = P e_j + u_0
+            vectors = torch.baddbmm(self.label_offset, self.label_features, self.proj_weight)
             raw = torch.bmm(q, vectors.transpose(1, 2))
             if self.label_scale is not None:
                 ones = torch.ones(raw.shape[0], 1, raw.shape[2], dtype=raw.dtype)

@@ -9,22 +9,27 @@ the same way)::
 
     m   = mean_j n(enc(t_j)),   n(v) = v / ||v||       (d,)     a buffer (label_center)
     e_j = n(n(enc(t_j)) - m)                            (d,)     frozen, a buffer
-    u_j = P e_j                                         (h,)     P (h, d): ONE projection for
-                                                                 every label of every space
+    u_j = P e_j + u_0                                   (h,)     P (h, d) and u_0 (h,): ONE
+                                                                 projection and offset for every
+                                                                 label of every space
     q   = ReLU(W^q x + b^q)                             (n, h)   the shared base layer (unchanged)
     raw_ij = s_j * <q_i, u_j> + b_j                     (n, l)   b_j: per-label bias;
                                                                  s_j: per-target scale,
                                                                  regression only (else 1)
 
-With ``E = [e_1 .. e_l]`` ``(l, d)`` of one space: ``raw = (q (E P^T)^T) * s + b``, i.e.
-``raw = q @ (E @ P.T).T * s + b``. Kinds keep their activations and losses
+With ``E = [e_1 .. e_l]`` ``(l, d)`` of one space: ``raw = (q (E P^T + u_0)^T) * s + b``, i.e.
+``raw = q @ (E @ P.T + u_0).T * s + b``. Kinds keep their activations and losses
 (:mod:`emomtl.model.heads`): sigmoid + BCE, softmax + CE, identity + MSE on standardised targets.
 
 Why centre: sentence embeddings of emotion words share a large common component (MiniLM: mean
 pairwise cosine 0.32 over the S, T, E label texts), so the directions that tell *anger* from
 *disgust* are small next to it; removing ``m`` halves the condition number of ``E`` over the
 trained labels, which the shared ``P`` (weight-decayed, trained with Adam) otherwise has to undo.
-It changes no capacity: ``P (e - m) = P e - P m``.
+Centring makes the trained ``e_j`` linearly dependent (``sum_j c_j e_j = 0`` with
+``c_j = |n(x_j) - m| > 0``), which would tie the outputs together (with EmoBank alone, V, A and D
+would be confined to a plane: STL E r 0.32 instead of MH's 0.50); the shared offset ``u_0`` frees
+that one degree of freedom again (``u_j - u_0`` may be dependent, ``u_j`` need not be), so centred
++ ``u_0`` has the capacity of the uncentred head, where ``P m`` played the part of ``u_0``.
 
 Because ``P`` is shared and ``e_j`` is a function of the text alone, *any* label text gets an
 output: :func:`label_logits` scores a label set never trained on (zero-shot). Such labels have no
@@ -32,7 +37,8 @@ trained bias; :func:`zero_shot_bias` gives them the mean trained bias of the spa
 kind (a prior on how often a label fires; it cancels in a softmax), or 0 when the model has no
 space of that kind, and the scale is 1.
 
-Parameter count: ``h * d`` for ``P`` (98,304 for MiniLM, h = 256) plus one bias per label (plus
+Parameter count: ``h * d + h`` for ``P`` and ``u_0`` (98,560 for MiniLM, h = 256) plus one bias
+per label (plus
 one scale per regression target), against ``h * L + L`` for MH: the head does not grow with the
 number of labels.
 """
@@ -83,8 +89,9 @@ def label_logits(
     label_features: Tensor,
     bias: Tensor | float = 0.0,
     scale: Tensor | float = 1.0,
+    offset: Tensor | float = 0.0,
 ) -> Tensor:
-    """``raw = (q @ (E @ P^T)^T) * s + b``.
+    """``raw = (q @ (E @ P^T + u_0)^T) * s + b``.
 
     Args:
         q: ``(n, h)`` shared-layer activations.
@@ -92,17 +99,20 @@ def label_logits(
         label_features: ``E`` ``(l, d)`` normalised label-text embeddings.
         bias: ``(l,)`` or a scalar.
         scale: ``(l,)`` or a scalar.
+        offset: ``u_0`` ``(h,)`` or a scalar.
 
     Returns:
         ``(n, l)`` raw outputs (logits, or standardised values for regression).
     """
-    vectors = label_features @ proj_weight.T  # (l, h): u_j = P e_j
+    vectors = label_features @ proj_weight.T + offset  # (l, h): u_j = P e_j + u_0
     return (q @ vectors.T) * scale + bias
 
 
-def label_vectors(proj_weight: Tensor, label_features: Tensor) -> Tensor:
-    """``U = E P^T`` ``(l, h)``: the labels' vectors in the shared layer's space."""
-    return label_features @ proj_weight.T
+def label_vectors(
+    proj_weight: Tensor, label_features: Tensor, offset: Tensor | float = 0.0
+) -> Tensor:
+    """``U = E P^T + u_0`` ``(l, h)``: the labels' vectors in the shared layer's space."""
+    return label_features @ proj_weight.T + offset
 
 
 def zero_shot_bias(tasks: Sequence[Task], biases: Mapping[str, Tensor], kind: str) -> float:

@@ -7,12 +7,12 @@ encoder feature (d = 384 for MiniLM, 768 for BERT) and ``q`` of width 256; then 
 * **SE** (Sec. 3.3): one bias-free ``Linear(256, L)``, ``p^SE = act(W^SE q)``, whose output is
   sliced per task in canonical order ``[0:11] [11:16] [16:19]``. With fewer tasks, ``L`` is the
   sum of *their* widths and only their slices exist (e.g. S+E: ``[0:11] [11:14]``).
-* **label** (issue 14, :mod:`emomtl.model.label_head`): ``raw_j = s_j <q, P e_j> + b_j`` with
-  ``e_j`` the frozen encoder's normalised, centred embedding of label ``j``'s text (buffers
+* **label** (issue 14, :mod:`emomtl.model.label_head`): ``raw_j = s_j <q, P e_j + u_0> + b_j``
+  with ``e_j`` the frozen encoder's normalised, centred embedding of label ``j``'s text (buffers
   ``label_features_<code>`` ``(l_i, d)`` and ``label_center`` ``(d,)``, set with
-  :meth:`MultiTaskNet.set_label_features`),
-  ``P`` ``(h, d)`` shared by every space (``proj``), a bias per label (``label_bias.<code>``) and a
-  scale per regression target (``label_scale.<code>``).
+  :meth:`MultiTaskNet.set_label_features`), ``P`` ``(h, d)`` and ``u_0`` ``(h,)`` shared by every
+  space (``proj``, ``label_offset``), a bias per label (``label_bias.<code>``) and a scale per
+  regression target (``label_scale.<code>``).
 
 STL is the same network with one task. Dropout after the ReLU is configurable (default 0, the paper
 text; the paper's code used 0.8).
@@ -77,6 +77,7 @@ class MultiTaskNet(nn.Module):
             self.se = nn.Linear(hidden_dim, self.output_dim, bias=False)
         else:
             self.proj = nn.Linear(input_dim, hidden_dim, bias=False)
+            self.label_offset = nn.Parameter(torch.zeros(hidden_dim))  # u_0, starts at 0
             self.label_bias = nn.ParameterDict(
                 {t.code: nn.Parameter(torch.zeros(t.num_labels)) for t in self.tasks}
             )
@@ -124,6 +125,7 @@ class MultiTaskNet(nn.Module):
                     self.label_bias[code].uniform_(-bound, bound, generator=generator)
                 for scale in self.label_scale.values():
                     scale.fill_(1.0)
+                self.label_offset.zero_()
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Raw outputs per task: ``x (n, d) -> {code: (n, l_i)}`` (logits / standardised values)."""
@@ -138,7 +140,8 @@ class MultiTaskNet(nn.Module):
     def _label_raw(self, code: str, q: Tensor) -> Tensor:
         scale = self.label_scale.get(code, 1.0)
         features = self.label_features(code)
-        return label_logits(q, self.proj.weight, features, self.label_bias[code], scale)
+        bias, offset = self.label_bias[code], self.label_offset
+        return label_logits(q, self.proj.weight, features, bias, scale, offset)
 
     def hidden(self, x: Tensor) -> Tensor:
         """The shared layer ``q = ReLU(W^q x + b^q)`` ``(n, h)`` (dropout applies in training)."""

@@ -2,11 +2,11 @@
 
 The successor of the paper's W_SE correlation figure (Fig. 7): with the label head
 (:mod:`emomtl.model.label_head`) every label ``j`` of every trained space has an output vector in
-the shared layer's space, ``v_j = s_j P e_j`` ``(h,)`` (``s_j`` the regression scale, else 1; its
-sign matters: a negative scale flips what the target responds to). Two labels whose vectors point
-the same way fire on the same texts. For every label this module lists, in each *other* space,
-the ``k`` labels of highest cosine similarity ``cos(v_i, v_j) = v_i . v_j / (|v_i| |v_j|)``, and
-draws the full cosine matrix grouped by space.
+the shared layer's space, ``v_j = s_j (P e_j + u_0)`` ``(h,)`` (``s_j`` the regression scale,
+else 1; its sign matters: a negative scale flips what the target responds to). Two labels whose
+vectors point the same way fire on the same texts. For every label this module lists, in each
+*other* space, the ``k`` labels of highest cosine similarity
+``cos(v_i, v_j) = v_i . v_j / (|v_i| |v_j|)``, and draws the full cosine matrix grouped by space.
 
 Everything is read from the bundle (``config.json`` and ``model.safetensors``: the projection and
 the stored label-text embeddings), so no encoder or corpus is needed.
@@ -49,7 +49,7 @@ class LabelVectors:
 
 
 def label_vectors(bundle_dir: str | Path) -> LabelVectors:
-    """``v_j = s_j P e_j`` of every label of a label-semantic bundle.
+    """``v_j = s_j (P e_j + u_0)`` of every label of a label-semantic bundle.
 
     Raises:
         emomtl.bundle.BundleError: the bundle cannot be read, or it has another head.
@@ -65,10 +65,11 @@ def label_vectors(bundle_dir: str | Path) -> LabelVectors:
             f"label vectors, i.e. a bundle trained with `--head {LABEL_HEAD}`"
         )
     proj = state["proj.weight"].double().numpy()  # (h, d)
+    offset = state["label_offset"].double().numpy()  # (h,)
     spaces, rows = [], []
     for task in config.task_specs:
         features = state[f"label_features_{task.code}"].double().numpy()  # (l, d), normalised
-        vectors = features @ proj.T
+        vectors = features @ proj.T + offset
         scale = state.get(f"label_scale.{task.code}")
         if scale is not None:
             vectors = vectors * scale.double().numpy()[:, None]
@@ -166,7 +167,7 @@ def write_label_map(bundle_dir: str | Path, out_dir: str | Path, *, k: int = 3) 
     header = (
         f"# Cross-scheme label map of {Path(bundle_dir).name}\n\n"
         f"For each label, its {k} nearest labels in every other space by the cosine similarity "
-        "of the label head's output vectors (s_j P e_j).\n\n"
+        "of the label head's output vectors (s_j (P e_j + u_0)).\n\n"
     )
     md.write_text(header + markdown_table(vectors, rows), encoding="utf-8")
     table = out / "label_map.csv"
