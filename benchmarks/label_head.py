@@ -9,6 +9,7 @@ measurement keeps what finished) and printed as markdown tables:
   texts alone (:func:`emomtl.experiments.label_transfer.zero_shot_metrics`).
 * ``few-shot``: for each X and fraction f, ``fX + others`` with MH and with the label head (a
   seeded random f of X's training rows; the other spaces in full), X's primary test metric.
+* ``stl`` (not run by default): each space of ``--held`` alone, MH vs the label head.
 
 Run by hand (features come from the feature cache, ``$EMOMTL_CACHE``)::
 
@@ -25,14 +26,14 @@ import json
 import time
 from pathlib import Path
 
-PARTS = ("trained", "zero-shot", "few-shot")
+PARTS = ("trained", "zero-shot", "few-shot", "stl")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spaces", nargs="+", default=["S", "T", "E"])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    parser.add_argument("--parts", nargs="+", default=list(PARTS[:3]), choices=PARTS)
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.01, 0.1])
     parser.add_argument("--held", nargs="+", default=None, help="held-out spaces (default all)")
     parser.add_argument("--out", type=Path, default=Path("runs/label_head.json"))
@@ -142,6 +143,14 @@ def main() -> None:
                         continue
                     _, part[key] = run(f"few-shot/{key}", tasks, head)
                     save()
+    if "stl" in args.parts:
+        part = results.setdefault("stl", {})
+        for held in held_codes:
+            for head in ("mh", "label"):
+                key = f"{held}/{head}"
+                if key not in part:
+                    _, part[key] = run(f"stl/{key}", held, head)
+                    save()
     print_tables(results)
 
 
@@ -177,6 +186,16 @@ def print_tables(results: dict) -> None:
                 floor = "-" if floor is None else f"{floor:.3f}"
                 if value is not None:
                     print(f"| {held} | {record['tasks']} | {name} | {cell(value)} | {floor} |")
+    if results.get("stl"):
+        print("\n| space alone | metric | MH | label head | label - MH |")
+        print("|---|---|---|---|---|")
+        for held in dict.fromkeys(k.split("/")[0] for k in results["stl"]):
+            mh, label = results["stl"].get(f"{held}/mh"), results["stl"].get(f"{held}/label")
+            if mh is None or label is None:
+                continue
+            name = get_task(held).primary_metric
+            a, b = mh["test"][held][name], label["test"][held][name]
+            print(f"| {held} | {name} | {cell(a)} | {cell(b)} | {b['mean'] - a['mean']:+.3f} |")
     if results.get("few-shot"):
         print("\n| space | fraction | metric | MH | label head | label - MH |")
         print("|---|---|---|---|---|---|")
