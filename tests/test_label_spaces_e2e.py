@@ -73,10 +73,9 @@ def test_goemotions_trains_beside_the_paper_spaces(data_dir, cache_dir, tmp_path
 
 
 def test_user_card_bundle_predicts_everywhere(data_dir, cache_dir, tmp_path, clean_registry):
-    from test_serve import _serve_once
-
     from emomtl.predict import EmotionAnalyzer
     from emomtl.serve import create_app
+    from test_serve import _serve_once
 
     card = _user_corpus(data_dir, tmp_path / "corpus")
     bundle = tmp_path / "bundle"
