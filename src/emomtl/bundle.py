@@ -98,6 +98,9 @@ class BundleConfig:
         encoder_files: fine-tuned bundles only: file name -> SHA-256 of every file in the
             bundle's ``encoder/`` directory (weights, config, tokenizer); see
             :mod:`emomtl.finetune.bundle`. None for a frozen encoder.
+        label_texts: label head only: code -> the text each label was embedded from (its
+            description, else its name); with the shared projection ``proj.weight`` and the
+            recorded encoder it is what scoring new label sets needs (:mod:`emomtl.zero_shot`).
     """
 
     format_version: int
@@ -118,6 +121,7 @@ class BundleConfig:
     seed: int | None = None
     created_at: str = ""
     encoder_files: dict[str, str] | None = None
+    label_texts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def task_specs(self) -> list[Task]:
@@ -316,6 +320,7 @@ def write_bundle(
         train_config=train_config,
         seed=int(chosen.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        label_texts=_label_texts(tasks, str(train_config.get("head", "mh"))),
     )
     metrics = {
         "seed": int(chosen.seed),
@@ -340,6 +345,13 @@ def write_bundle(
         )
     _write_directory(directory, config, chosen.state_dict, metrics)
     return directory
+
+
+def _label_texts(tasks: list[Task], head: str) -> dict[str, list[str]]:
+    """Label head: code -> the texts its labels were embedded from; empty for other heads."""
+    from emomtl.model.label_head import LABEL_HEAD, label_texts
+
+    return {task.code: label_texts(task) for task in tasks} if head == LABEL_HEAD else {}
 
 
 def _write_directory(
@@ -481,6 +493,14 @@ def model_card(config: BundleConfig, metrics: Mapping[str, Any]) -> str:
         f"trained with seed {config.seed} (chosen by {metrics.get('selection', '?')} among "
         f"{metrics.get('n_seeds', '?')} seed(s))",
         f"- training config: `{json.dumps(config.train_config, sort_keys=True)}`",
+        *(
+            [
+                "- label-semantic head: scores label sets it was never trained on, e.g. "
+                '`emomtl predict --model DIR --labels "joy,shame,guilt"` (marked zero-shot)'
+            ]
+            if config.label_texts
+            else []
+        ),
         f"- written by emomtl {config.emomtl_version} on {config.created_at}",
         "",
         "## Data and outputs",

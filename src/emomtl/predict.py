@@ -29,6 +29,11 @@ Policies:
   items raise :class:`TypeError`. The CLI turns such rows into output rows with an ``error`` field.
 - **Long text** is truncated to the encoder's ``max_length`` tokens (special tokens included), and
   the record's ``truncated`` flag is set; ``n_tokens`` is the untruncated length.
+- **Zero-shot label sets** (label-semantic bundles, ``--head label``):
+  ``predict(texts, labels=["joy", "shame", "guilt"], kind="multilabel" | "multiclass")`` adds a
+  ``zero_shot`` space to every record (``{"probabilities", "labels" | "top", "zero_shot": true}``)
+  scored from the label texts alone (:mod:`emomtl.zero_shot`); a bundle without the head, an
+  empty list or a duplicated label is a :class:`~emomtl.zero_shot.ZeroShotError` naming it.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class SpacePrediction:
             distribution) or target -> value (regression), in output order.
         labels: multilabel only: the labels with probability ``>= threshold``, in output order.
         top: multiclass only: the most probable class.
+        zero_shot: True when the labels were never trained on (scored from their texts by a
+            label-semantic model, :mod:`emomtl.zero_shot`).
     """
 
     key: str
@@ -84,13 +91,15 @@ class SpacePrediction:
     scores: dict[str, float]
     labels: tuple[str, ...] | None = None
     top: str | None = None
+    zero_shot: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The record entry of the space (shape by kind, see the module docstring)."""
+        flag = {"zero_shot": True} if self.zero_shot else {}
         if self.kind == "multilabel":
-            return {"probabilities": dict(self.scores), "labels": list(self.labels or ())}
+            return {"probabilities": dict(self.scores), "labels": list(self.labels or ()), **flag}
         if self.kind == "multiclass":
-            return {"probabilities": dict(self.scores), "top": self.top}
+            return {"probabilities": dict(self.scores), "top": self.top, **flag}
         return dict(self.scores)
 
     def to_flat(self) -> dict[str, Any]:
@@ -223,6 +232,7 @@ class EmotionAnalyzer:
         self.spaces: list[Task] = config.task_specs
         self.metrics: dict[str, Any] = {}
         self.path: Path | None = None
+        self._label_cache: dict[str, torch.Tensor] = {}  # zero-shot label text -> (d,) features
 
     @classmethod
     def load(
@@ -279,24 +289,45 @@ class EmotionAnalyzer:
         return [task.to_dict() for task in self.spaces]
 
     @overload
-    def predict(self, texts: str) -> Prediction: ...
+    def predict(
+        self, texts: str, *, labels: Sequence[str] | None = None, kind: str = "multilabel"
+    ) -> Prediction: ...
 
     @overload
-    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+    def predict(
+        self, texts: Sequence[str], *, labels: Sequence[str] | None = None, kind: str = "multilabel"
+    ) -> list[Prediction]: ...
 
-    def predict(self, texts: str | Sequence[str]) -> Prediction | list[Prediction]:
+    def predict(
+        self,
+        texts: str | Sequence[str],
+        *,
+        labels: Sequence[str] | None = None,
+        kind: str = "multilabel",
+    ) -> Prediction | list[Prediction]:
         """Predict every label space of one text (returns one record) or many (returns a list).
+
+        Args:
+            texts: one text or a sequence of texts.
+            labels: a label set to score zero-shot (label-semantic bundles only): each record
+                gains a ``zero_shot`` space over these labels (see :mod:`emomtl.zero_shot`).
+            kind: the zero-shot set's kind, ``multilabel`` (independent probabilities) or
+                ``multiclass`` (one distribution).
 
         Raises:
             ValueError: a text is empty or whitespace-only (the message names its index).
             TypeError: an item is not a string.
+            emomtl.zero_shot.ZeroShotError: ``labels`` given to a bundle without the label head,
+                or an empty / duplicated label list, or another kind.
         """
         if isinstance(texts, str):
-            return self.predict([texts])[0]
+            return self.predict([texts], labels=labels, kind=kind)[0]
+        zero_shot = self._zero_shot_labels(labels, kind)
         checked = validate_texts(list(texts))
         records: list[Prediction] = []
         for start in range(0, len(checked), self.chunk_size):
-            records.extend(self._predict_chunk(checked[start : start + self.chunk_size]))
+            chunk = checked[start : start + self.chunk_size]
+            records.extend(self._predict_chunk(chunk, zero_shot))
         return records
 
     def predict_dataframe(
@@ -326,10 +357,16 @@ class EmotionAnalyzer:
         rows = [p.to_flat() for p in self.predict(texts)]
         return pd.DataFrame(rows, index=index, columns=self.flat_columns())
 
-    def flat_columns(self) -> list[str]:
-        """Column names of :meth:`predict_dataframe` / :meth:`Prediction.to_flat`, in order."""
+    def flat_columns(
+        self, labels: Sequence[str] | None = None, kind: str = "multilabel"
+    ) -> list[str]:
+        """Column names of :meth:`predict_dataframe` / :meth:`Prediction.to_flat`, in order (with
+        a zero-shot label set's columns after the trained spaces' when ``labels`` is given)."""
         columns = ["text", "truncated", "n_tokens"]
-        for task in self.spaces:
+        spaces = list(self.spaces)
+        if labels is not None:
+            spaces.append(self.zero_shot_space(labels, kind))
+        for task in spaces:
             columns += [f"{task.record_key}_{label}" for label in task.labels]
             if task.kind == "multilabel":
                 columns.append(f"{task.record_key}_labels")
@@ -337,29 +374,110 @@ class EmotionAnalyzer:
                 columns.append(f"{task.record_key}_top")
         return columns
 
-    def iter_predict(self, texts: Sequence[str]) -> Iterator[Prediction]:
+    def iter_predict(
+        self,
+        texts: Sequence[str],
+        *,
+        labels: Sequence[str] | None = None,
+        kind: str = "multilabel",
+    ) -> Iterator[Prediction]:
         """Like :meth:`predict` on a list, but yields records chunk by chunk."""
+        zero_shot = self._zero_shot_labels(labels, kind)
         checked = validate_texts(list(texts))
         for start in range(0, len(checked), self.chunk_size):
-            yield from self._predict_chunk(checked[start : start + self.chunk_size])
+            yield from self._predict_chunk(checked[start : start + self.chunk_size], zero_shot)
+
+    def zero_shot_space(self, labels: Sequence[str], kind: str = "multilabel") -> Task:
+        """A zero-shot label set as a :class:`Task` (record key ``zero_shot``), for display."""
+        from emomtl.data.tasks import DEFAULT_METRIC
+        from emomtl.zero_shot import ZERO_SHOT_KEY, check_label_set
+
+        names = tuple(check_label_set(labels, kind))
+        return Task(
+            code=ZERO_SHOT_KEY,
+            name=ZERO_SHOT_KEY,
+            kind=kind,  # type: ignore[arg-type]
+            labels=names,
+            primary_metric=DEFAULT_METRIC[kind],
+            higher_is_better=True,
+            description=f"zero-shot {kind} label set",
+            record_key=ZERO_SHOT_KEY,
+            title="zero-shot",
+        )
 
     # ----------------------------------------------------------------------------------------------
 
-    def _predict_chunk(self, texts: list[str]) -> list[Prediction]:
+    def _zero_shot_labels(
+        self, labels: Sequence[str] | None, kind: str
+    ) -> tuple[list[str], str, torch.Tensor] | None:
+        """Check a zero-shot request; return its labels, kind and label features ``(k, d)``."""
+        if labels is None:
+            return None
+        import torch
+
+        from emomtl.zero_shot import (
+            ZERO_SHOT_KEY,
+            ZeroShotError,
+            check_label_set,
+            require_label_head,
+        )
+
+        names = check_label_set(labels, kind)
+        require_label_head(self.model, f"the bundle {self.path}" if self.path else "this model")
+        if any(task.record_key == ZERO_SHOT_KEY for task in self.spaces):
+            raise ZeroShotError(f"a trained space already uses the record key {ZERO_SHOT_KEY!r}")
+        missing = [name for name in names if name not in self._label_cache]
+        if missing:  # label texts are encoded once per analyzer, by the bundle's own encoder
+            features, _ = self.encoder.encode_with_lengths(missing, batch_size=self.batch_size)
+            for name, row in zip(missing, features.to(torch.float32), strict=True):
+                self._label_cache[name] = row
+        return names, kind, torch.stack([self._label_cache[name] for name in names])
+
+    def _predict_chunk(
+        self,
+        texts: list[str],
+        zero_shot: tuple[list[str], str, torch.Tensor] | None = None,
+    ) -> list[Prediction]:
         import torch
 
         if not texts:
             return []
         with torch.inference_mode():
             features, n_tokens = self.encoder.encode_with_lengths(texts, batch_size=self.batch_size)
-            outputs = self.model.activate(self.model(features.to(torch.float32)))
+            features = features.to(torch.float32)
+            outputs = self.model.activate(self.model(features))
+            extra = None
+            if zero_shot is not None:
+                from emomtl.zero_shot import zero_shot_probabilities
+
+                names, kind, label_features = zero_shot
+                probs = zero_shot_probabilities(self.model, features, label_features, kind)
+                extra = (names, kind, probs.to("cpu", torch.float64).tolist())
         values = {
             code: outputs[code].detach().to("cpu", torch.float64).tolist() for code in outputs
         }
-        return [
+        records = [
             self._record(text, n, {code: rows[i] for code, rows in values.items()})
             for i, (text, n) in enumerate(zip(texts, n_tokens, strict=True))
         ]
+        if extra is not None:
+            names, kind, rows = extra
+            for record, row in zip(records, rows, strict=True):
+                record.spaces.update(self._zero_shot_entry(names, kind, row))
+        return records
+
+    def _zero_shot_entry(
+        self, names: list[str], kind: str, row: list[float]
+    ) -> dict[str, SpacePrediction]:
+        from emomtl.zero_shot import ZERO_SHOT_KEY
+
+        scores = dict(zip(names, (float(v) for v in row), strict=True))
+        labels = top = None
+        if kind == "multilabel":
+            labels = tuple(k for k, v in scores.items() if v >= self.threshold)
+        else:
+            top = max(scores, key=scores.__getitem__)
+        return {ZERO_SHOT_KEY: SpacePrediction(ZERO_SHOT_KEY, kind, scores, labels, top, True)}
 
     def _record(self, text: str, n_tokens: int, values: Mapping[str, list[float]]) -> Prediction:
         spaces: dict[str, SpacePrediction] = {}

@@ -3,7 +3,10 @@
 Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
 
 - ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"predictions": [record, ...]}`` with one
-  record per text in input order (the shape of :meth:`Prediction.to_dict`).
+  record per text in input order (the shape of :meth:`Prediction.to_dict`). With a label-semantic
+  bundle, ``"labels": ["joy", "guilt"]`` (and ``"kind": "multilabel" | "multiclass"``) adds a
+  ``zero_shot`` entry scored from the label texts alone (:mod:`emomtl.zero_shot`); an empty or
+  duplicated label list is a 422 naming it, a bundle without the head a 400.
 - ``GET /health`` -> status, model tasks, encoder and limits.
 - ``GET /labels`` -> label names and descriptions of every label space, and the multi-label
   threshold. The response schema is built from the loaded bundle's spaces.
@@ -24,12 +27,13 @@ FastAPI and uvicorn are the optional extra ``serve``: ``pip install "emomtl[serv
 
 import asyncio
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 try:
-    from fastapi import FastAPI
+    from fastapi import FastAPI, HTTPException
     from pydantic import (
         BaseModel,
         ConfigDict,
@@ -89,6 +93,15 @@ class MulticlassOut(BaseModel):
     top: str
 
 
+class ZeroShotOut(BaseModel):
+    """A label set scored zero-shot: multilabel (``labels``) or multiclass (``top``)."""
+
+    probabilities: dict[str, float]
+    labels: list[str] | None = None
+    top: str | None = None
+    zero_shot: bool = True
+
+
 def _response_model(analyzer: EmotionAnalyzer) -> type[BaseModel]:
     """``POST /predict``'s response model with one field per label space of ``analyzer``.
 
@@ -111,6 +124,13 @@ def _response_model(analyzer: EmotionAnalyzer) -> type[BaseModel]:
         }[task.kind]
         description = f"{task.title} ({task.kind}): {', '.join(task.labels)}"
         fields[task.record_key] = (shape | None, Field(None, description=description))
+    fields.setdefault(
+        "zero_shot",
+        (
+            ZeroShotOut | None,
+            Field(None, description="the request's `labels`, scored zero-shot (label head only)"),
+        ),
+    )
     record = create_model("PredictionOut", __doc__="Every label space of one text.", **fields)
     return create_model(
         "PredictResponse",
@@ -136,6 +156,25 @@ def _request_model(limits: ServeLimits) -> type[BaseModel]:
             description=f"1 to {limits.max_texts} non-blank texts of at most "
             f"{limits.max_chars} characters",
         )
+
+        kind: Literal["multilabel", "multiclass"] = Field(
+            "multilabel",
+            description="kind of the zero-shot label set (checked before `labels`)",
+        )
+        labels: list[str] | None = Field(
+            None,
+            description="a label set to score zero-shot with a label-semantic bundle, "
+            'e.g. ["joy", "shame", "guilt"]',
+        )
+
+        @field_validator("labels")
+        @classmethod
+        def _label_set(cls, labels: list[str] | None, info: Any) -> list[str] | None:
+            from emomtl.zero_shot import check_label_set
+
+            if labels is None:
+                return None
+            return check_label_set(labels, info.data.get("kind", "multilabel"))
 
         @field_validator("texts")
         @classmethod
@@ -251,7 +290,20 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
         response_model_exclude_none=True,
     )
     async def predict(request: PredictRequest) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Predict every label space of each text."""
+        """Predict every label space of each text (and `labels` zero-shot, when given)."""
+        if request.labels is not None:  # a request's own label set: not merged with others
+            from emomtl.zero_shot import ZeroShotError, require_label_head
+
+            try:
+                require_label_head(analyzer.model, "the served model")
+            except ZeroShotError as exc:
+                raise HTTPException(status_code=400, detail=str(exc)) from exc
+            call = functools.partial(
+                analyzer.predict, list(request.texts), labels=request.labels, kind=request.kind
+            )
+            loop = asyncio.get_running_loop()
+            records = await loop.run_in_executor(batcher.executor, call)
+            return {"predictions": [record.to_dict() for record in records]}
         records = await batcher.predict(list(request.texts))
         return {"predictions": [record.to_dict() for record in records]}
 
@@ -266,6 +318,7 @@ def create_app(analyzer: EmotionAnalyzer, limits: ServeLimits | None = None) -> 
             "tasks": analyzer.tasks,
             "spaces": {t.record_key: {"code": t.code, "kind": t.kind} for t in analyzer.spaces},
             "head": config.head,
+            "zero_shot": config.head == "label",
             "encoder": config.encoder,
             "limits": asdict(limits),
         }

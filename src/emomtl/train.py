@@ -51,6 +51,7 @@ from emomtl.features.task_data import TaskData
 from emomtl.metrics import task_metrics
 from emomtl.model.batched import BatchedMultiTaskNet, keep_optimizer_rows
 from emomtl.model.heads import per_sample_loss
+from emomtl.model.label_head import LABEL_HEAD, collect_label_features
 from emomtl.model.network import HEADS, MultiTaskNet
 from emomtl.sampling import SAMPLERS, seed_generator, subset_indices
 from emomtl.weighting import WEIGHTINGS, SharedLayer
@@ -515,6 +516,8 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
         for seed in seeds
     ]
     model = _init_model(config, tasks, union, pools, input_dim)
+    if config.head == LABEL_HEAD:  # the label texts' embeddings, the same for every seed
+        model.set_label_features(collect_label_features(tasks, data))
     selector = _Selector(model, tasks, config, data)
     train_targets = _SeedTargets(union, model, tasks)
     # ``net`` trains the live seeds only; ``model`` keeps every seed for the final evaluation.

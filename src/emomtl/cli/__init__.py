@@ -22,5 +22,14 @@ app = typer.Typer(
 
 # Each command module registers its commands on `app` when imported (light imports only);
 # importing them in workflow order keeps `emomtl --help` in that order.
-for _module in ("data", "encode", "train", "reproduce", "report", "predict", "serve"):
+for _module in (
+    "data",
+    "encode",
+    "train",
+    "reproduce",
+    "report",
+    "label_map",
+    "predict",
+    "serve",
+):
     importlib.import_module(f"emomtl.cli.{_module}")

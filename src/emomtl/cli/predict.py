@@ -15,6 +15,10 @@ exactly one output row, in order. A row that cannot be analysed - empty or white
 invalid JSON, a JSON value that is not an object, a missing column, a non-string text - is reported
 on stderr with its line number and written with its ``error`` field set and no predictions. The
 output is written to a temporary file and renamed at the end, so it never holds a partial result.
+
+``--labels "joy,shame,guilt" [--kind multilabel|multiclass]`` also scores that label set zero-shot
+with a label-semantic bundle (``emomtl train --head label``): a ``zero_shot`` column / record entry
+flagged ``"zero_shot": true`` (see :mod:`emomtl.zero_shot`).
 """
 
 from __future__ import annotations
@@ -185,6 +189,8 @@ def predict_file(
     column: str = "text",
     batch_size: int = 512,
     progress: bool = True,
+    labels: list[str] | None = None,
+    kind: str = "multilabel",
 ) -> FileSummary:
     """Stream ``input_path`` through ``analyzer`` into ``output_path`` in batches.
 
@@ -208,15 +214,16 @@ def predict_file(
         tmp.open("w", encoding="utf-8", newline="") as out,
         _Progress(size, enabled=progress) as bar,
     ):
-        writer = RowWriter(out, out_fmt, analyzer.flat_columns())
+        writer = RowWriter(out, out_fmt, analyzer.flat_columns(labels, kind))
+        zero_shot = None if labels is None else {"labels": labels, "kind": kind}
         batch: list[InputRow] = []
         for row in read_rows(text_in, in_fmt, column):
             batch.append(row)
             if len(batch) >= batch_size:
-                _flush(analyzer, batch, writer, summary, input_path)
+                _flush(analyzer, batch, writer, summary, input_path, zero_shot)
                 bar.update(raw.tell(), summary.rows)
                 batch = []
-        _flush(analyzer, batch, writer, summary, input_path)
+        _flush(analyzer, batch, writer, summary, input_path, zero_shot)
         bar.update(size, summary.rows)
     tmp.replace(output_path)
     return summary
@@ -228,9 +235,11 @@ def _flush(
     writer: RowWriter,
     summary: FileSummary,
     source: Path,
+    zero_shot: dict[str, Any] | None = None,
 ) -> None:
     good = [row for row in batch if row.error is None]
-    predictions = iter(analyzer.predict([row.text for row in good]) if good else [])
+    texts = [row.text for row in good]
+    predictions = iter(analyzer.predict(texts, **(zero_shot or {})) if good else [])
     for row in batch:
         if row.error is not None:
             summary.errors += 1
@@ -385,8 +394,21 @@ def predict(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Ray analyzer actors (one model each).")
     ] = 1,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help='Also score this comma-separated label set zero-shot, e.g. "joy,shame,guilt" '
+            "(needs a bundle trained with --head label).",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="Kind of the --labels set: multilabel | multiclass."),
+    ] = "multilabel",
 ) -> None:
-    """Predict SemEval emotions, an Ekman class and Valence/Arousal/Dominance for each text."""
+    """Predict every label space of the model for each text (a table, JSON lines or a file)."""
     from emomtl.batchio import is_table_input
     from emomtl.bundle import BundleError, default_model_dir
     from emomtl.cli.predict_tables import predict_tables, uses_tables
@@ -408,6 +430,14 @@ def predict(
         problem = text_problem(text)
         if problem is not None:
             raise fail(f"text #{number}: {problem}")
+    label_set = None
+    if labels is not None:
+        from emomtl.zero_shot import ZeroShotError, check_label_set
+
+        try:
+            label_set = check_label_set([part.strip() for part in labels.split(",")], kind)
+        except ZeroShotError as exc:
+            raise fail(f"--labels {labels!r}: {exc}") from exc
 
     path = model if model is not None else default_model_dir()
     if model is None and not path.exists():
@@ -418,11 +448,20 @@ def predict(
         )
     try:
         analyzer = _load(path, threshold)
+        if label_set is not None:  # refuse a bundle without the label head before any work
+            from emomtl.zero_shot import require_label_head
+
+            require_label_head(analyzer.model, f"the bundle {path}")
     except (BundleError, ValueError) as exc:
         raise fail(str(exc)) from exc
 
     if input_path is not None and (backend == "ray" or uses_tables(input_path, output_path)):
         assert output_path is not None
+        if label_set is not None:
+            raise fail(
+                "--labels scores command-line texts and single .txt/.csv/.jsonl files to "
+                ".csv/.jsonl; it is not available with --backend ray or Parquet tables"
+            )
         predict_tables(
             analyzer, path, input_path, output_path, column=column, batch_size=batch_size,
             backend=backend, address=address, workers=workers, threshold=threshold,
@@ -432,7 +471,13 @@ def predict(
         assert output_path is not None
         try:
             summary = predict_file(
-                analyzer, input_path, output_path, column=column, batch_size=batch_size
+                analyzer,
+                input_path,
+                output_path,
+                column=column,
+                batch_size=batch_size,
+                labels=label_set,
+                kind=kind,
             )
         except InputFormatError as exc:
             raise fail(str(exc)) from exc
@@ -445,12 +490,15 @@ def predict(
         return
 
     assert texts is not None
-    predictions = analyzer.predict(texts)
+    predictions = analyzer.predict(texts, labels=label_set, kind=kind)
     if json_lines:
         for p in predictions:
             typer.echo(json.dumps(p.to_dict(), ensure_ascii=False))
     else:
-        console.print(prediction_table(predictions, analyzer.spaces))
+        spaces = list(analyzer.spaces)
+        if label_set is not None:
+            spaces.append(analyzer.zero_shot_space(label_set, kind))
+        console.print(prediction_table(predictions, spaces))
 
 
 def _load(path: Path, threshold: float | None) -> EmotionAnalyzer:

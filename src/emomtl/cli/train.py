@@ -63,7 +63,14 @@ def train(
     tasks: Annotated[
         str, typer.Option("--tasks", help="Task string, e.g. 'S', '0.1S+T+E', 'semeval+tales'.")
     ] = "S+T+E",
-    head: Annotated[str, typer.Option("--head", help="mh (one head per task) | se.")] = "mh",
+    head: Annotated[
+        str,
+        typer.Option(
+            "--head",
+            help="mh (one head per task) | se | label (label-semantic: outputs from the "
+            "encoder's embedding of each label's text through one shared projection).",
+        ),
+    ] = "mh",
     weighting: Annotated[str, typer.Option("--weighting", help="equal | gradnorm.")] = "equal",
     sampling: Annotated[
         str | None,
@@ -309,6 +316,10 @@ def _train(
             progress=not quiet,
             **data_options,
         )
+        if config.head == "label":  # the label-semantic head needs its label texts' features
+            from emomtl.features.label_text import attach_label_features
+
+            attach_label_features(data, spec, cache_dir=cache_dir)
     except (DataError, MissingDataError, ValueError) as exc:
         raise fail(str(exc)) from exc
     return train(config, data, progress=not quiet)

@@ -221,6 +221,12 @@ EMOBANK = Task(
     title="EmoBank (VAD)",
     licence="CC-BY-SA 4.0",
     citation="Buechel and Hahn (2017), EmoBank",
+    # what the label-semantic head embeds instead of the bare names V / A / D
+    label_descriptions=(
+        "valence: how pleasant or unpleasant, positive or negative the feeling is",
+        "arousal: how calm or excited, relaxed or agitated the feeling is",
+        "dominance: how much in control or controlled, powerful or powerless one feels",
+    ),
     reader="emomtl.data.emobank",
     expected_sizes={"train": 8062, "dev": 999, "test": 1000},
 )

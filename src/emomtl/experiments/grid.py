@@ -27,7 +27,7 @@ SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: Training seeds of the ``--quick`` grid.
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
 
-_HEADS = ("mh", "se")
+_HEADS = ("mh", "se", "label")  # label: the label-semantic head (issue 14), not in the paper
 #: The paper's method name of each (head, loss weighting) pair.
 #: (head, weighting) -> the paper's method name (defined with the paper's numbers).
 METHODS: dict[tuple[str, str], str] = paper_values.METHOD_NAMES

@@ -28,12 +28,16 @@ class TaskData:
         targets: split name -> S (n, 11) float32 in {0, 1}; T (n,) int64 class indices;
             E (n, 3) float32 V/A/D on the original 1-5 scale.
         ids: split name -> corpus ids of the rows (same order as the tensors).
+        label_features: ``(l, d)`` encoder features of the space's label texts, for the
+            label-semantic head (set by :func:`emomtl.features.label_text.attach_label_features`;
+            None otherwise).
     """
 
     task: Task
     features: dict[str, torch.Tensor]
     targets: dict[str, torch.Tensor]
     ids: dict[str, list[str]] = field(default_factory=dict)
+    label_features: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         for split, x in self.features.items():

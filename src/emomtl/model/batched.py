@@ -11,7 +11,12 @@ Layout (S seeds, d input, h hidden, L = sum of the tasks' widths):
 * ``base_weight (S, d, h)``, ``base_bias (S, 1, h)``: shared base layer, ``q = ReLU(x W + b)``.
 * ``out_weight (S, h, L)``: the MH heads concatenated in task order (each head keeps its own
   columns, so this is exactly one ``Linear(h, l_i)`` per task), or W_SE transposed for SE.
-* ``out_bias (S, 1, L)``: MH only (SE is bias-free, paper Sec. 3.3).
+* ``out_bias (S, 1, L)``: MH and label head (SE is bias-free, paper Sec. 3.3).
+* label head (:mod:`emomtl.model.label_head`) instead of ``out_weight``: ``proj_weight (S, d, h)``
+  (``P^T``), ``label_offset (S, 1, h)`` (``u_0``), buffers ``label_features (S, L, d)``
+  (centred, normalised label-text embeddings, the same for every seed) and ``label_center
+  (S, d)``, and ``label_scale (S, 1, R)`` for the R regression columns; the output weight is
+  computed each forward: ``U = E P^T + u_0`` ``(S, L, h)``, ``raw = (q U^T) * s + b``.
 * buffers ``target_mean_<code>`` / ``target_std_<code>`` ``(S, 1, l_i)`` for regression tasks.
 
 Seeds that have stopped training are dropped with :meth:`BatchedMultiTaskNet.keep_seeds` (and their
@@ -26,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from emomtl.model.heads import activate, output_slices
+from emomtl.model.label_head import LABEL_HEAD, embed_labels, label_center
 from emomtl.model.network import MultiTaskNet
 
 
@@ -42,8 +48,20 @@ class BatchedMultiTaskNet(nn.Module):
         d, h, L = template.input_dim, template.hidden_dim, template.output_dim
         self.base_weight = nn.Parameter(torch.zeros(n_seeds, d, h))
         self.base_bias = nn.Parameter(torch.zeros(n_seeds, 1, h))
-        self.out_weight = nn.Parameter(torch.zeros(n_seeds, h, L))
-        self.out_bias = nn.Parameter(torch.zeros(n_seeds, 1, L)) if self.head == "mh" else None
+        label = self.head == LABEL_HEAD
+        self.out_weight = None if label else nn.Parameter(torch.zeros(n_seeds, h, L))
+        self.out_bias = nn.Parameter(torch.zeros(n_seeds, 1, L)) if self.head != "se" else None
+        self.proj_weight = self.label_scale = None
+        if label:
+            self.proj_weight = nn.Parameter(torch.zeros(n_seeds, d, h))
+            self.label_offset = nn.Parameter(torch.zeros(n_seeds, 1, h))
+            self.register_buffer("label_features", torch.zeros(n_seeds, L, d))
+            self.register_buffer("label_center", torch.zeros(n_seeds, d))
+            regression = [t for t in self.tasks if t.kind == "regression"]
+            columns = [i for t in regression for i in range(L)[self.slices[t.code]]]
+            self._scale_columns = torch.tensor(columns, dtype=torch.long)
+            if columns:
+                self.label_scale = nn.Parameter(torch.ones(n_seeds, 1, len(columns)))
         for task in self.tasks:
             if task.kind == "regression":
                 shape = (n_seeds, 1, task.num_labels)
@@ -62,6 +80,16 @@ class BatchedMultiTaskNet(nn.Module):
                     for code, cols in model.slices.items():
                         model.out_weight[s, :, cols] = net.heads[code].weight.T
                         model.out_bias[s, 0, cols] = net.heads[code].bias
+                elif model.head == LABEL_HEAD:
+                    model.proj_weight[s] = net.proj.weight.T
+                    model.label_offset[s, 0] = net.label_offset
+                    for code, cols in model.slices.items():
+                        model.out_bias[s, 0, cols] = net.label_bias[code]
+                        model.label_features[s, cols] = net.label_features(code)
+                    model.label_center[s] = net.label_center
+                    if model.label_scale is not None:
+                        scales = torch.cat([net.label_scale[c] for c in net.label_scale])
+                        model.label_scale[s, 0] = scales
                 else:
                     model.out_weight[s] = net.se.weight.T
                 for task in model.tasks:
@@ -80,6 +108,21 @@ class BatchedMultiTaskNet(nn.Module):
             for code, cols in self.slices.items():
                 out[f"heads.{code}.weight"] = state["out_weight"][s, :, cols].T
                 out[f"heads.{code}.bias"] = state["out_bias"][s, 0, cols]
+        elif self.head == LABEL_HEAD:
+            out["proj.weight"] = state["proj_weight"][s].T
+            out["label_offset"] = state["label_offset"][s, 0]
+            out["label_center"] = state["label_center"][s]
+            start = 0
+            for task in self.tasks:
+                cols = self.slices[task.code]
+                out[f"label_bias.{task.code}"] = state["out_bias"][s, 0, cols]
+                out[f"label_features_{task.code}"] = state["label_features"][s, cols]
+                if task.kind == "regression":
+                    width = task.num_labels
+                    out[f"label_scale.{task.code}"] = state["label_scale"][
+                        s, 0, start : start + width
+                    ]
+                    start += width
         else:
             out["se.weight"] = state["out_weight"][s].T
         for task in self.tasks:
@@ -97,6 +140,26 @@ class BatchedMultiTaskNet(nn.Module):
         for tensor in [*self.parameters(), *self.buffers()]:
             keep_seed_rows(tensor, rows)
         self.n_seeds = len(rows)
+
+    def set_label_features(self, features: dict[str, Tensor]) -> None:
+        """Label head: every seed's label-text embeddings, ``{code: (l_i, d)}`` (normalised here);
+        see :meth:`MultiTaskNet.set_label_features`."""
+        if self.head != LABEL_HEAD:
+            raise ValueError(f"head {self.head!r} has no label features (only {LABEL_HEAD!r})")
+        for task in self.tasks:
+            value = features.get(task.code)
+            if value is None or tuple(value.shape) != (task.num_labels, self.input_dim):
+                got = None if value is None else tuple(value.shape)
+                raise ValueError(
+                    f"label head: space {task.code} needs label features of shape "
+                    f"{(task.num_labels, self.input_dim)}, got {got}"
+                )
+        with torch.no_grad():
+            center = label_center([features[task.code] for task in self.tasks])
+            self.label_center[:] = center
+            for task in self.tasks:
+                embedded = embed_labels(features[task.code], center)
+                self.label_features[:, self.slices[task.code]] = embedded
 
     def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
         """``(mean, std)`` buffers of regression task ``code``, each ``(S, 1, l_i)``."""
@@ -130,7 +193,15 @@ class BatchedMultiTaskNet(nn.Module):
                 raise ValueError("dropout > 0 needs one generator per seed")
             keep = torch.stack([torch.rand(q.shape[1:], generator=g) for g in generators])
             q = q * (keep >= self.dropout) / (1.0 - self.dropout)
-        if self.out_bias is None:
+        if self.head == LABEL_HEAD:
+            # (S, L, h): u_j = P e_j + u_0
+            vectors = torch.baddbmm(self.label_offset, self.label_features, self.proj_weight)
+            raw = torch.bmm(q, vectors.transpose(1, 2))
+            if self.label_scale is not None:
+                ones = torch.ones(raw.shape[0], 1, raw.shape[2], dtype=raw.dtype)
+                raw = raw * ones.index_copy(2, self._scale_columns, self.label_scale)
+            raw = raw + self.out_bias
+        elif self.out_bias is None:
             raw = torch.bmm(q, self.out_weight)
         else:
             raw = torch.baddbmm(self.out_bias, q, self.out_weight)

@@ -7,6 +7,12 @@ encoder feature (d = 384 for MiniLM, 768 for BERT) and ``q`` of width 256; then 
 * **SE** (Sec. 3.3): one bias-free ``Linear(256, L)``, ``p^SE = act(W^SE q)``, whose output is
   sliced per task in canonical order ``[0:11] [11:16] [16:19]``. With fewer tasks, ``L`` is the
   sum of *their* widths and only their slices exist (e.g. S+E: ``[0:11] [11:14]``).
+* **label** (issue 14, :mod:`emomtl.model.label_head`): ``raw_j = s_j <q, P e_j + u_0> + b_j``
+  with ``e_j`` the frozen encoder's normalised, centred embedding of label ``j``'s text (buffers
+  ``label_features_<code>`` ``(l_i, d)`` and ``label_center`` ``(d,)``, set with
+  :meth:`MultiTaskNet.set_label_features`), ``P`` ``(h, d)`` and ``u_0`` ``(h,)`` shared by every
+  space (``proj``, ``label_offset``), a bias per label (``label_bias.<code>``) and a scale per
+  regression target (``label_scale.<code>``).
 
 STL is the same network with one task. Dropout after the ReLU is configurable (default 0, the paper
 text; the paper's code used 0.8).
@@ -25,8 +31,9 @@ from torch import Tensor, nn
 
 from emomtl.data.tasks import Task
 from emomtl.model.heads import activate, output_slices, resolve_tasks
+from emomtl.model.label_head import LABEL_HEAD, embed_labels, label_center, label_logits
 
-HEADS = ("mh", "se")
+HEADS = ("mh", "se", LABEL_HEAD)
 
 
 class MultiTaskNet(nn.Module):
@@ -35,7 +42,8 @@ class MultiTaskNet(nn.Module):
     Args:
         input_dim: encoder feature width d.
         tasks: tasks (or codes); kept in canonical order S, T, E.
-        head: ``mh`` (one linear head with bias per task) or ``se`` (one bias-free shared layer).
+        head: ``mh`` (one linear head with bias per task), ``se`` (one bias-free shared layer) or
+            ``label`` (label-semantic head, :mod:`emomtl.model.label_head`).
         hidden_dim: width of the shared base layer (paper: 256).
         dropout: dropout probability after the shared ReLU (default 0).
 
@@ -65,8 +73,25 @@ class MultiTaskNet(nn.Module):
             self.heads = nn.ModuleDict(
                 {t.code: nn.Linear(hidden_dim, t.num_labels) for t in self.tasks}
             )
-        else:
+        elif head == "se":
             self.se = nn.Linear(hidden_dim, self.output_dim, bias=False)
+        else:
+            self.proj = nn.Linear(input_dim, hidden_dim, bias=False)
+            self.label_offset = nn.Parameter(torch.zeros(hidden_dim))  # u_0, starts at 0
+            self.label_bias = nn.ParameterDict(
+                {t.code: nn.Parameter(torch.zeros(t.num_labels)) for t in self.tasks}
+            )
+            self.label_scale = nn.ParameterDict(
+                {
+                    t.code: nn.Parameter(torch.ones(t.num_labels))
+                    for t in self.tasks
+                    if t.kind == "regression"
+                }
+            )
+            for task in self.tasks:
+                shape = (task.num_labels, input_dim)
+                self.register_buffer(f"label_features_{task.code}", torch.zeros(shape))
+            self.register_buffer("label_center", torch.zeros(input_dim))
         for task in self.tasks:
             if task.kind == "regression":
                 self.register_buffer(f"target_mean_{task.code}", torch.zeros(task.num_labels))
@@ -81,6 +106,8 @@ class MultiTaskNet(nn.Module):
         """The linear layers in the fixed initialisation order: base, then heads in task order."""
         if self.head == "mh":
             return [self.base, *(self.heads[c] for c in self.codes)]
+        if self.head == LABEL_HEAD:
+            return [self.base, self.proj]
         return [self.base, self.se]
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -92,14 +119,58 @@ class MultiTaskNet(nn.Module):
                 layer.weight.uniform_(-bound, bound, generator=generator)
                 if layer.bias is not None:
                     layer.bias.uniform_(-bound, bound, generator=generator)
+            if self.head == LABEL_HEAD:  # per-label biases like a Linear(h, l_i)'s, scales 1
+                bound = 1.0 / math.sqrt(self.hidden_dim)
+                for code in self.codes:
+                    self.label_bias[code].uniform_(-bound, bound, generator=generator)
+                for scale in self.label_scale.values():
+                    scale.fill_(1.0)
+                self.label_offset.zero_()
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Raw outputs per task: ``x (n, d) -> {code: (n, l_i)}`` (logits / standardised values)."""
         q = self.dropout(torch.relu(self.base(x)))
         if self.head == "mh":
             return {code: self.heads[code](q) for code in self.codes}
+        if self.head == LABEL_HEAD:
+            return {code: self._label_raw(code, q) for code in self.codes}
         out = self.se(q)
         return {code: out[:, s] for code, s in self.slices.items()}
+
+    def _label_raw(self, code: str, q: Tensor) -> Tensor:
+        scale = self.label_scale.get(code, 1.0)
+        features = self.label_features(code)
+        bias, offset = self.label_bias[code], self.label_offset
+        return label_logits(q, self.proj.weight, features, bias, scale, offset)
+
+    def hidden(self, x: Tensor) -> Tensor:
+        """The shared layer ``q = ReLU(W^q x + b^q)`` ``(n, h)`` (dropout applies in training)."""
+        return self.dropout(torch.relu(self.base(x)))
+
+    def label_features(self, code: str) -> Tensor:
+        """Label head: the normalised label-text embeddings of space ``code``, ``(l_i, d)``."""
+        return getattr(self, f"label_features_{code}")
+
+    def set_label_features(self, features: dict[str, Tensor]) -> None:
+        """Label head: store each space's label-text embeddings ``{code: (l_i, d)}`` in the buffers
+        the head reads, normalised and centred on their mean (:func:`embed_labels`; the centre
+        goes to the ``label_center`` buffer)."""
+        if self.head != LABEL_HEAD:
+            raise ValueError(f"head {self.head!r} has no label features (only {LABEL_HEAD!r})")
+        for task in self.tasks:
+            value = features.get(task.code)
+            buffer = self.label_features(task.code)
+            if value is None or tuple(value.shape) != tuple(buffer.shape):
+                got = None if value is None else tuple(value.shape)
+                raise ValueError(
+                    f"label head: space {task.code} needs label features of shape "
+                    f"{tuple(buffer.shape)}, got {got}"
+                )
+        with torch.no_grad():
+            center = label_center([features[task.code] for task in self.tasks])
+            self.label_center.copy_(center)
+            for task in self.tasks:
+                self.label_features(task.code).copy_(embed_labels(features[task.code], center))
 
     def target_stats(self, code: str) -> tuple[Tensor, Tensor]:
         """``(mean, std)`` buffers of regression task ``code``, each ``(l_i,)``."""

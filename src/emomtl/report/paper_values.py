@@ -33,6 +33,7 @@ METHOD_NAMES: dict[tuple[str, str], str] = {
     ("mh", "gradnorm"): "GN",
     ("se", "equal"): "SE",
     ("se", "gradnorm"): "SE+GN",
+    ("label", "equal"): "Label",  # not the paper's: the label-semantic head
 }
 
 SettingKey = tuple[str, str]
