@@ -16,8 +16,9 @@ AdamW with linear warm-up/decay. Each runs in its own child process so that its 
 (c) ``emomtl``: the same at its default precision (bf16 autocast where the CPU supports it).
 
 For (b)/(c) the timed part runs from the start of the seed (model and head built, sampler made)
-to the end of its one dev evaluation, cut to 16 rows so that it is a negligible share. Prints sentences/s, the ratio to (a), peak
-RSS, the machine and the load average.
+to the end of its one dev evaluation, cut to 16 rows so that it is a negligible share; the plain
+loop's timed part is its training steps only (so (a) is favoured). Prints sentences/s, the ratio
+to (a), peak RSS, the machine and the load average.
 """
 
 from __future__ import annotations
