@@ -155,16 +155,26 @@ def train(
         float, typer.Option("--encoder-lr", help="Peak encoder lr.", rich_help_panel=_FT)
     ] = 8e-5,
     head_lr: Annotated[
-        float,
-        typer.Option("--head-lr", help="Peak lr of shared layer + heads.", rich_help_panel=_FT),
-    ] = 1e-3,
+        float | None,
+        typer.Option(
+            "--head-lr",
+            help="(Peak) lr of the shared layer and heads (default 3e-4, the paper's; "
+            "--finetune 1e-3).",
+            show_default=False,
+        ),
+    ] = None,
     layer_decay: Annotated[
         float,
         typer.Option("--layer-decay", help="Layer-wise lr decay (1 = off).", rich_help_panel=_FT),
     ] = 1.0,
     weight_decay: Annotated[
-        float, typer.Option("--weight-decay", help="AdamW weight decay.", rich_help_panel=_FT)
-    ] = 0.01,
+        float | None,
+        typer.Option(
+            "--weight-decay",
+            help="Weight decay (default 1e-3 as Adam L2, the paper's; --finetune 0.01 AdamW).",
+            show_default=False,
+        ),
+    ] = None,
     warmup: Annotated[
         float, typer.Option("--warmup", help="Warm-up fraction of steps.", rich_help_panel=_FT)
     ] = 0.1,
@@ -218,9 +228,9 @@ def train(
             "epochs": epochs,
             "batch_size": batch_size,
             "encoder_lr": encoder_lr,
-            "head_lr": head_lr,
+            "head_lr": 1e-3 if head_lr is None else head_lr,
             "layer_decay": layer_decay,
-            "weight_decay": weight_decay,
+            "weight_decay": 0.01 if weight_decay is None else weight_decay,
             "warmup": warmup,
             "dropout": dropout,
             "grad_clip": grad_clip,
@@ -261,6 +271,8 @@ def train(
             patience=patience,
             dropout=dropout,
             gradnorm_alpha=alpha,
+            lr=3e-4 if head_lr is None else head_lr,
+            weight_decay=1e-3 if weight_decay is None else weight_decay,
         )
         spec = EncoderSpec(name=encoder, precision=precision)
     except ValueError as exc:
