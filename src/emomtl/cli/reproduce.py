@@ -48,6 +48,14 @@ def reproduce(
             "--quick", help="Only the Table 2 rows with 2 seeds: the whole pipeline in minutes."
         ),
     ] = False,
+    grid: Annotated[
+        str,
+        typer.Option(
+            "--grid",
+            help="paper (Table 4) | methods (issue 12: MTL methods x samplings vs STL, "
+            "per-task selection; default --out results/methods, report methods.md).",
+        ),
+    ] = "paper",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Recompute finished cells instead of skipping them.")
     ] = False,
@@ -85,7 +93,7 @@ def reproduce(
 
     A killed run resumes where it stopped when started again with the same options.
     """
-    from emomtl.experiments.grid import QUICK, QUICK_SEEDS, SEEDS, TABLE4
+    from emomtl.experiments.grid import METHODS_GRID, QUICK, QUICK_SEEDS, SEEDS, TABLE4
     from emomtl.experiments.runner import run_grid
     from emomtl.features.encoders import EncoderError, EncoderSpec
 
@@ -93,6 +101,20 @@ def reproduce(
     default_seeds = QUICK_SEEDS if quick else SEEDS
     seed_list = default_seeds if seeds is None else tuple(range(seeds))
     overrides = {"sampling": sampling, "selection": selection}
+    report_fn = None
+    if grid not in ("paper", "methods"):
+        raise fail(f"--grid {grid!r} is not one of paper, methods")
+    if grid == "methods":
+        if quick or sampling != "proportional" or selection != "sum":
+            raise fail(
+                "--grid methods sets sampling per setting and selection per-task; "
+                "drop --quick, --sampling and --selection"
+            )
+        from emomtl.report.methods import build_methods_report as report_fn
+
+        settings = METHODS_GRID
+        overrides = {"selection": "per-task"}
+        out = Path("results/methods") if out == Path("results/paper") else out
     try:
         spec = EncoderSpec(name=encoder, precision=precision)
         settings[0].train_config(seed_list, **overrides)  # validates the options up front
@@ -117,12 +139,14 @@ def reproduce(
             progress=True,
             train_threads=threads or None,
             workers=workers or auto_workers(),
+            report_fn=report_fn,
             command=_command_line(
                 encoder=encoder,
                 precision=precision,
                 seeds=len(seed_list),
                 out=out,
                 quick=quick,
+                grid=None if grid == "paper" else grid,
                 sampling=sampling,
                 selection=selection,
                 threads=threads,

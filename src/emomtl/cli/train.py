@@ -58,10 +58,34 @@ def train(
         str, typer.Option("--tasks", help="Task string, e.g. 'S', '0.1S+T+E', 'semeval+tales'.")
     ] = "S+T+E",
     head: Annotated[str, typer.Option("--head", help="mh (one head per task) | se.")] = "mh",
-    weighting: Annotated[str, typer.Option("--weighting", help="equal | gradnorm.")] = "equal",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            "--weighting",
+            help="equal | gradnorm | gradnorm_mean | uw | dwa | famo | pcgrad | cagrad | "
+            "nash_mtl | upgrad | aligned_mtl.",
+        ),
+    ] = "equal",
+    weighting_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weighting-arg",
+            help="A hyper-parameter of the weighting as key=value (repeatable), e.g. c=0.4; "
+            "recorded in config.json.",
+            show_default=False,
+        ),
+    ] = None,
     sampling: Annotated[
-        str, typer.Option("--sampling", help="proportional (paper) | balanced.")
+        str,
+        typer.Option(
+            "--sampling",
+            help="proportional (paper) | balanced | round | temperature "
+            "(aggregators need balanced, round or temperature).",
+        ),
     ] = "proportional",
+    sampling_temperature: Annotated[
+        float, typer.Option("--sampling-temperature", help="T of temperature sampling.")
+    ] = 2.0,
     selection: Annotated[
         str, typer.Option("--selection", help="Model selection: sum (paper) | per-task.")
     ] = "sum",
@@ -131,6 +155,8 @@ def train(
             patience=patience,
             dropout=dropout,
             gradnorm_alpha=alpha,
+            weighting_args=parse_weighting_args(weighting_arg or []),
+            sampling_temperature=sampling_temperature,
         )
         spec = EncoderSpec(name=encoder, precision=precision)
     except ValueError as exc:
@@ -152,6 +178,24 @@ def train(
     console.print(
         f"run written to [bold]{out}[/]" + (f"; bundle in [bold]{save}[/]" if save else "")
     )
+
+
+def parse_weighting_args(items: list[str]) -> dict[str, str]:
+    """``["c=0.4", "lr=0.01"] -> {"c": "0.4", "lr": "0.01"}`` (the weighting casts the values).
+
+    Raises:
+        ValueError: naming an item without ``=`` or a key given twice.
+    """
+    args: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--weighting-arg {item!r} is not key=value")
+        if key in args:
+            raise ValueError(f"--weighting-arg {key} given twice")
+        args[key] = value.strip()
+    return args
 
 
 def _train(

@@ -53,8 +53,8 @@ class GramianAggregation(Weighting):
 
     def __init__(self, n_seeds: int, n_tasks: int, **options: object) -> None:
         super().__init__(n_seeds, n_tasks)
-        self.options = options
-        self.weightings = [self.make_weighting(n_tasks, **options) for _ in range(n_seeds)]
+        self.options = self.resolve_args(options)  # defaults filled in, names a bad key
+        self.weightings = [self.make_weighting(n_tasks, **self.options) for _ in range(n_seeds)]
 
     @abstractmethod
     def make_weighting(self, n_tasks: int, **options: object) -> Callable[[Tensor], Tensor]:
