@@ -17,7 +17,7 @@ from emomtl.train import TrainConfig, train
 from emomtl.weighting import WEIGHTINGS, Weighting
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_train import _assert_same_results, synthetic  # noqa: E402
+from test_train import _assert_same_results, synthetic
 
 
 @pytest.fixture(scope="module")
