@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +84,9 @@ class BundleConfig:
         hidden_dim: width of the shared layer.
         dropout: dropout of the shared layer (inactive at inference).
         threshold: probability above which a SemEval label is reported.
+        label_thresholds: optional per-label thresholds of multilabel tasks, tuned on dev
+            (:mod:`emomtl.thresholds`): ``{code: [t per label]}``; a label is reported when
+            ``p >= t``. None: :attr:`threshold` for every label.
         vad_normalisation: ``{"mean": [V, A, D], "std": [V, A, D]}`` training-set statistics used to
             standardise E targets (also stored as buffers in the weights), or None without E.
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
@@ -102,6 +105,7 @@ class BundleConfig:
     hidden_dim: int
     dropout: float = 0.0
     threshold: float = DEFAULT_THRESHOLD
+    label_thresholds: dict[str, list[float]] | None = None
     vad_normalisation: dict[str, list[float]] | None = None
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -190,6 +194,23 @@ def select_seed(output: TrainOutput) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
+def _checked_thresholds(
+    thresholds: Mapping[str, Sequence[float]] | None, codes: Sequence[str]
+) -> dict[str, list[float]] | None:
+    """Per-label thresholds as stored: one in (0, 1) per label of a multilabel task."""
+    if thresholds is None:
+        return None
+    out = {}
+    for code, values in thresholds.items():
+        task = TASKS.get(code)
+        if code not in codes or task is None or task.kind != "multilabel":
+            raise ValueError(f"label thresholds given for {code!r}, not a multilabel task here")
+        if len(values) != len(task.labels) or not all(0.0 < float(v) < 1.0 for v in values):
+            raise ValueError(f"{code}: need {len(task.labels)} thresholds in (0, 1)")
+        out[code] = [float(v) for v in values]
+    return out
+
+
 def mean_over_seeds(output: TrainOutput, split: str) -> dict[str, dict[str, float]]:
     """``{code: {metric: mean over seeds}}`` of one split's metrics."""
     means: dict[str, dict[str, float]] = {}
@@ -222,6 +243,7 @@ def save_bundle(
     *,
     encoder: EncoderSpec,
     seed_index: int | None = None,
+    label_thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """Write one seed of a training run as a bundle directory and return its path.
 
@@ -232,6 +254,8 @@ def save_bundle(
             to record its weights hash.
         seed_index: index into ``output.seeds``; None picks the seed with the best mean dev primary
             metric (:func:`select_seed`).
+        label_thresholds: per-label thresholds of multilabel tasks to store
+            (:func:`emomtl.thresholds.tune_from_output`), or None.
 
     Raises:
         BundleError: ``directory`` exists and holds files that are not a bundle.
@@ -240,7 +264,12 @@ def save_bundle(
 
     weights_hash = FrozenEncoder(encoder).weights_hash
     return write_bundle(
-        output, Path(directory), encoder=encoder, weights_hash=weights_hash, seed_index=seed_index
+        output,
+        Path(directory),
+        encoder=encoder,
+        weights_hash=weights_hash,
+        seed_index=seed_index,
+        label_thresholds=label_thresholds,
     )
 
 
@@ -251,6 +280,7 @@ def write_bundle(
     encoder: EncoderSpec,
     weights_hash: str,
     seed_index: int | None = None,
+    label_thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """:func:`save_bundle` with the encoder's weights hash given rather than computed.
 
@@ -278,6 +308,7 @@ def write_bundle(
         head=str(train_config.get("head", "mh")),
         hidden_dim=int(train_config.get("hidden_dim", 256)),
         dropout=float(train_config.get("dropout", 0.0)),
+        label_thresholds=_checked_thresholds(label_thresholds, output.task_codes),
         vad_normalisation=vad_statistics(chosen.state_dict) if "E" in output.task_codes else None,
         train_config=train_config,
         seed=int(chosen.seed),

@@ -184,6 +184,7 @@ class EmotionAnalyzer:
         self.encoder = encoder
         self.config = config
         self.threshold = config.threshold if threshold is None else float(threshold)
+        self._explicit_threshold = threshold is not None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         self.batch_size, self.chunk_size = batch_size, chunk_size
@@ -229,6 +230,14 @@ class EmotionAnalyzer:
         analyzer.metrics = bundle.metrics
         analyzer.path = path
         return analyzer
+
+    def label_threshold(self, code: str, label: str) -> float:
+        """The threshold of one label (reported when ``p >= t``): the bundle's dev-tuned
+        per-label value when it has one and no ``threshold`` was passed, else ``threshold``."""
+        tuned = self.config.label_thresholds
+        if self._explicit_threshold or not tuned or code not in tuned:
+            return self.threshold
+        return tuned[code][self.config.labels[code].index(label)]
 
     @property
     def tasks(self) -> list[str]:
@@ -332,7 +341,9 @@ class EmotionAnalyzer:
             kind = TASKS[code].kind
             if kind == "multilabel":
                 fields["semeval"] = scores
-                fields["semeval_labels"] = tuple(k for k, v in scores.items() if v > self.threshold)
+                fields["semeval_labels"] = tuple(
+                    k for k, v in scores.items() if v >= self.label_threshold(code, k)
+                )
             elif kind == "multiclass":
                 fields["ekman"] = scores
                 fields["ekman_top"] = max(scores, key=scores.__getitem__)

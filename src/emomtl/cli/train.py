@@ -119,6 +119,14 @@ def train(
             show_default=False,
         ),
     ] = None,
+    tune_thresholds: Annotated[
+        bool,
+        typer.Option(
+            "--tune-thresholds",
+            help="With --save: store per-label thresholds of multilabel spaces tuned on dev "
+            "(each label's F1) in the bundle (default: 0.5 for every label).",
+        ),
+    ] = False,
     preset: Annotated[
         str | None,
         typer.Option(
@@ -170,7 +178,21 @@ def train(
     if save is not None:
         from emomtl.bundle import save_bundle
 
-        save_bundle(output, save, encoder=spec, seed_index=None)
+        thresholds = None
+        if tune_thresholds:
+            from emomtl.bundle import select_seed
+            from emomtl.features.task_data import load_task_data
+            from emomtl.thresholds import tune_from_output
+
+            data = load_task_data(
+                output.task_codes,
+                spec=spec,
+                data_dir=data_dir,
+                cache_dir=cache_dir,
+                **data_options,
+            )  # cached features: no encoding
+            thresholds = tune_from_output(output, data, select_seed(output))
+        save_bundle(output, save, encoder=spec, seed_index=None, label_thresholds=thresholds)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
