@@ -85,10 +85,10 @@ class Setting:
 
     @property
     def name(self) -> str:
-        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"`` (``"... [balanced]"`` with a
+        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"`` (``"... (balanced)"`` with a
         sampling of its own)."""
         name = f"{self.tasks} {self.method}"
-        return f"{name} [{self.sampling}]" if self.sampling else name
+        return f"{name} ({self.sampling})" if self.sampling else name
 
     @property
     def slug(self) -> str:
