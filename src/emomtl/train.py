@@ -25,7 +25,17 @@ every task's dev rows; GradNorm's per-task norms read off the network's own back
 layer's pre-activation (:class:`emomtl.weighting.SharedLayer`). Results equal the unoptimised loop
 up to float round-off.
 
-Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``)
+MTL methods (issue 12, :mod:`emomtl.weighting`): the weighting runs each step's backward and
+may ask for per-task *mean* losses (``task_mean``), add parameters to the network's optimiser
+(``joint_parameters``, e.g. UW), keep its own optimiser (GradNorm, FAMO), see the batch's losses
+again after the step (``after_step``, FAMO), and be told when an epoch ends (``end_epoch``, DWA);
+its hyper-parameters are ``TrainConfig.weighting_args`` (``--weighting-arg key=value``), recorded
+with the config. Gradient aggregators get every seed's per-task gradients of the shared layer
+from the same backward (:mod:`emomtl.weighting.shared_grads`) and need every task in every batch
+(sampling ``round``, ``balanced`` or ``temperature``; checked by ``TrainConfig``).
+
+Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``,
+``round``, ``temperature`` with ``sampling_temperature``)
 and ``selection`` (``sum`` = paper; ``per-task``: each task's metrics come from the epoch where its
 own dev primary metric was best, from a per-task copy of the state; early stopping still uses the
 summed dev loss). Deviation: the E head regresses standardised targets (:mod:`emomtl.model.heads`),
