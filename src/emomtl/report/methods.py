@@ -154,18 +154,19 @@ def render(cells: list[Cell]) -> str:
             stl_row.append(f"STL {code} ({c.metric}) = {_fmt(c.stl_mean)} ± {_fmt(c.stl_ci95)}")
         lines += ["; ".join(stl_row) + ".", ""]
         header = "| weighting | sampling | " + " | ".join(
-            f"{code} | Δ{code} | p_Holm {code}" for code in codes
+            f"{code} | Δ{code} | p {code} | p_Holm {code}" for code in codes
         )
-        lines += [header + " | s/seed |", "|---|---|" + "--:|--:|--:|" * len(codes) + "--:|"]
+        lines += [header + " | s/seed |", "|---|---|" + "--:|--:|--:|--:|" * len(codes) + "--:|"]
         settings: dict[tuple[str, str], dict[str, Cell]] = {}
-        for c in group:
+        for c in sorted(group, key=_grid_order):
             settings.setdefault((c.weighting, c.sampling), {})[c.task] = c
         for (weighting, sampling), per_task in settings.items():
             parts = []
             for code in codes:
                 c = per_task[code]
                 parts.append(
-                    f"{_fmt(c.mean)} ± {_fmt(c.ci95)} | {c.diff:+.3f} | {_fmt_p(c.p_holm)}"
+                    f"{_fmt(c.mean)} ± {_fmt(c.ci95)} | {c.diff:+.3f} | {_fmt_p(c.p)} | "
+                    f"{_fmt_p(c.p_holm)}"
                 )
             wall = next(iter(per_task.values())).wall_s
             lines.append(f"| {weighting} | {sampling} | " + " | ".join(parts) + f" | {wall:.0f} |")
@@ -174,20 +175,47 @@ def render(cells: list[Cell]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _grid_order(cell: Cell) -> tuple[int, int, str, str]:
+    """Rows in the methods grid's order (weighting, then sampling); unknown ones last."""
+    from emomtl.experiments.grid import METHOD_SAMPLINGS, METHOD_WEIGHTINGS
+
+    w = METHOD_WEIGHTINGS.index(cell.weighting) if cell.weighting in METHOD_WEIGHTINGS else 99
+    sampling = "proportional" if cell.sampling == "round" else cell.sampling
+    s = METHOD_SAMPLINGS.index(sampling) if sampling in METHOD_SAMPLINGS else 99
+    return (w, s, cell.weighting, cell.sampling)
+
+
+def _costs(cells: list[Cell], best: Cell) -> str:
+    others = [
+        c
+        for c in cells
+        if (c.tasks, c.weighting, c.sampling) == (best.tasks, best.weighting, best.sampling)
+        and c.task != best.task
+    ]
+    return ", ".join(f"{c.task} {c.diff:+.3f} (p_Holm {_fmt_p(c.p_holm)})" for c in others)
+
+
 def _statement(cells: list[Cell], tasks: str, codes: list[str]) -> list[str]:
+    from emomtl.data.tasks import TASKS
+
     out = []
     for code in codes:
         wins = winners(cells, tasks, code)
         if not wins:
-            out.append(f"- **{code}**: no configuration beats STL with Holm-corrected p < {ALPHA}.")
+            sign = 1.0 if TASKS[code].higher_is_better else -1.0
+            mine = [c for c in cells if c.task == code and not math.isnan(c.diff)]
+            line = f"- **{code}**: no configuration beats STL with Holm-corrected p < {ALPHA}"
+            if mine:
+                best = max(mine, key=lambda c: sign * c.diff)
+                line += (
+                    f"; the best Δ is {best.weighting} / {best.sampling}, "
+                    f"{best.diff:+.3f} (p {_fmt_p(best.p)}, p_Holm {_fmt_p(best.p_holm)}); "
+                    f"other spaces: {_costs(cells, best)}"
+                )
+            out.append(line + ".")
             continue
         for win in sorted(wins, key=lambda c: -c.diff):
-            others = [
-                c
-                for c in cells
-                if (c.weighting, c.sampling) == (win.weighting, win.sampling) and c.task != code
-            ]
-            cost = ", ".join(f"{c.task} {c.diff:+.3f} (p_Holm {_fmt_p(c.p_holm)})" for c in others)
+            cost = _costs(cells, win)
             out.append(
                 f"- **{code}**: {win.weighting} / {win.sampling} beats STL by {win.diff:+.3f} "
                 f"(p_Holm {_fmt_p(win.p_holm)}); other spaces: {cost}."

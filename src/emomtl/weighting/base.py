@@ -75,7 +75,8 @@ class Weighting(ABC):
     @classmethod
     def from_config(cls, config: TrainConfig, *, n_seeds: int, n_tasks: int) -> Weighting:
         """Build the method with its hyper-parameters taken from ``config.weighting_args``."""
-        return cls(n_seeds, n_tasks, **cls.resolve_args(config.weighting_args))
+        args = getattr(config, "weighting_args", {})  # configs of older train.py have none
+        return cls(n_seeds, n_tasks, **cls.resolve_args(args))
 
     @classmethod
     def resolve_args(cls, args: Mapping[str, Any]) -> dict[str, Any]:
