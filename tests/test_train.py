@@ -53,7 +53,7 @@ def test_config_validates_and_round_trips() -> None:
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     for bad, match in [
         ({"head": "xx"}, "head 'xx'"),
-        ({"weighting": "uw"}, "weighting 'uw'"),
+        ({"weighting": "no_such_method"}, "weighting .no_such_method."),
         ({"tasks": "0.1X"}, "unknown task"),
         ({"seeds": (1, 1)}, "seeds"),
         ({"dropout": 1.0}, "dropout"),

@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,6 +91,9 @@ class BundleConfig:
         threshold: probability at or above which a multi-label label is reported.
         target_statistics: regression code -> ``{"mean": [...], "std": [...]}``, the training-set
             statistics that standardised its targets (also buffers in the weights).
+        label_thresholds: optional per-label thresholds of multilabel tasks, tuned on dev
+            (:mod:`emomtl.thresholds`): ``{code: [t per label]}``; a label is reported when
+            ``p >= t``. None: :attr:`threshold` for every label.
         vad_normalisation: format-1 name of ``target_statistics["E"]`` (read, no longer written).
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
         seed: the training seed whose weights were saved.
@@ -116,6 +119,7 @@ class BundleConfig:
     threshold: float = DEFAULT_THRESHOLD
     spaces: list[dict[str, Any]] = field(default_factory=list)
     target_statistics: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    label_thresholds: dict[str, list[float]] | None = None
     vad_normalisation: dict[str, list[float]] | None = None
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -221,6 +225,23 @@ def select_seed(output: TrainOutput) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
+def _checked_thresholds(
+    thresholds: Mapping[str, Sequence[float]] | None, codes: Sequence[str]
+) -> dict[str, list[float]] | None:
+    """Per-label thresholds as stored: one in (0, 1) per label of a multilabel task."""
+    if thresholds is None:
+        return None
+    out = {}
+    for code, values in thresholds.items():
+        task = get_task(code) if code in codes else None
+        if code not in codes or task is None or task.kind != "multilabel":
+            raise ValueError(f"label thresholds given for {code!r}, not a multilabel task here")
+        if len(values) != len(task.labels) or not all(0.0 < float(v) < 1.0 for v in values):
+            raise ValueError(f"{code}: need {len(task.labels)} thresholds in (0, 1)")
+        out[code] = [float(v) for v in values]
+    return out
+
+
 def mean_over_seeds(output: TrainOutput, split: str) -> dict[str, dict[str, float]]:
     """``{code: {metric: mean over seeds}}`` of one split's metrics."""
     means: dict[str, dict[str, float]] = {}
@@ -258,6 +279,7 @@ def save_bundle(
     *,
     encoder: EncoderSpec,
     seed_index: int | None = None,
+    label_thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """Write one seed of a training run as a bundle directory and return its path.
 
@@ -268,6 +290,8 @@ def save_bundle(
             to record its weights hash.
         seed_index: index into ``output.seeds``; None picks the seed with the best mean dev primary
             metric (:func:`select_seed`).
+        label_thresholds: per-label thresholds of multilabel tasks to store
+            (:func:`emomtl.thresholds.tune_from_output`), or None.
 
     Raises:
         BundleError: ``directory`` exists and holds files that are not a bundle.
@@ -276,7 +300,12 @@ def save_bundle(
 
     weights_hash = FrozenEncoder(encoder).weights_hash
     return write_bundle(
-        output, Path(directory), encoder=encoder, weights_hash=weights_hash, seed_index=seed_index
+        output,
+        Path(directory),
+        encoder=encoder,
+        weights_hash=weights_hash,
+        seed_index=seed_index,
+        label_thresholds=label_thresholds,
     )
 
 
@@ -287,6 +316,7 @@ def write_bundle(
     encoder: EncoderSpec,
     weights_hash: str,
     seed_index: int | None = None,
+    label_thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """:func:`save_bundle` with the encoder's weights hash given rather than computed.
 
@@ -317,6 +347,7 @@ def write_bundle(
         hidden_dim=int(train_config.get("hidden_dim", 256)),
         dropout=float(train_config.get("dropout", 0.0)),
         target_statistics=target_statistics(chosen.state_dict, tasks),
+        label_thresholds=_checked_thresholds(label_thresholds, output.task_codes),
         train_config=train_config,
         seed=int(chosen.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -225,6 +225,7 @@ class EmotionAnalyzer:
         self.encoder = encoder
         self.config = config
         self.threshold = config.threshold if threshold is None else float(threshold)
+        self._explicit_threshold = threshold is not None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         self.batch_size, self.chunk_size = batch_size, chunk_size
@@ -273,6 +274,14 @@ class EmotionAnalyzer:
         analyzer.metrics = bundle.metrics
         analyzer.path = path
         return analyzer
+
+    def label_threshold(self, code: str, label: str) -> float:
+        """The threshold of one label (reported when ``p >= t``): the bundle's dev-tuned
+        per-label value when it has one and no ``threshold`` was passed, else ``threshold``."""
+        tuned = self.config.label_thresholds
+        if self._explicit_threshold or not tuned or code not in tuned:
+            return self.threshold
+        return tuned[code][self.config.labels[code].index(label)]
 
     @property
     def tasks(self) -> list[str]:
@@ -485,7 +494,9 @@ class EmotionAnalyzer:
             scores = dict(zip(task.labels, (float(v) for v in values[task.code]), strict=True))
             labels = top = None
             if task.kind == "multilabel":
-                labels = tuple(k for k, v in scores.items() if v >= self.threshold)
+                labels = tuple(
+                    k for k, v in scores.items() if v >= self.label_threshold(task.code, k)
+                )
             elif task.kind == "multiclass":
                 top = max(scores, key=scores.__getitem__)
             spaces[task.record_key] = SpacePrediction(

@@ -13,8 +13,18 @@ Samplers (``SAMPLERS``), each yielding per epoch a list of ``(S, b)`` index tens
   ``batch_size % k`` tasks one more); an epoch has ``max_i ceil(n_i / q_i)`` batches, i.e. one pass
   over the largest task; smaller tasks cycle through fresh permutations as often as needed.
 
-Both have ``keep_seeds(rows)``: the trainer drops seeds that stopped early; each remaining seed
-keeps its own generator, so its batches are unchanged.
+* ``round`` (issue 12): every step holds one batch of ``batch_size`` rows of *each* task
+  (``(S, k * batch_size)``); an epoch is one pass over the largest task, smaller tasks cycle.
+  Gradient aggregators need every task in every step.
+* ``temperature`` (issue 12): task i fills ``q_i`` rows of every batch, ``q_i`` proportional to
+  ``p_i = n_i^(1/T) / sum_j n_j^(1/T)`` (temperature-scaled mixing, Arivazhagan et al. 2019;
+  ``T`` = 1 is proportional, ``T`` -> inf balanced; default 2), rounded by largest remainder with
+  every ``q_i >= 1``; an epoch is one pass over the task with the most batches ``ceil(n_i / q_i)``.
+
+``balanced``, ``round`` and ``temperature`` put every task in every batch
+(:data:`EVERY_TASK_SAMPLERS`); ``proportional`` does not. All have ``keep_seeds(rows)``: the
+trainer drops seeds that stopped early; each remaining seed keeps its own generator, so its
+batches are unchanged.
 """
 
 from __future__ import annotations
@@ -102,12 +112,18 @@ class BalancedSampler:
     ) -> None:
         k = len(pools[0])
         if batch_size < k:
-            raise ValueError(f"balanced sampling needs batch_size >= number of tasks ({k})")
+            raise ValueError(f"{type(self).__name__} needs batch_size >= number of tasks ({k})")
         self.pools = [list(p) for p in pools]
-        self.quotas = [batch_size // k + (1 if i < batch_size % k else 0) for i in range(k)]
         sizes = [p.numel() for p in self.pools[0]]
+        self.quotas = self.task_quotas(sizes, batch_size)
         self.n_batches = max(math.ceil(n / q) for n, q in zip(sizes, self.quotas, strict=True))
         self.generators = list(generators)
+
+    def task_quotas(self, sizes: Sequence[int], batch_size: int) -> list[int]:
+        """Rows of each task per batch: ``batch_size // k``, the first ``batch_size % k`` one
+        more."""
+        k = len(sizes)
+        return [batch_size // k + (1 if i < batch_size % k else 0) for i in range(k)]
 
     def keep_seeds(self, rows: Sequence[int]) -> None:
         """Draw batches for seeds ``rows`` only (positions in the current seed order)."""
@@ -131,4 +147,60 @@ class BalancedSampler:
         return list(torch.stack(per_seed).unbind(dim=1))
 
 
-SAMPLERS = {"proportional": ProportionalSampler, "balanced": BalancedSampler}
+class RoundSampler(BalancedSampler):
+    """One batch of ``batch_size`` rows of every task per step: batches ``(S, k * batch_size)``."""
+
+    def task_quotas(self, sizes: Sequence[int], batch_size: int) -> list[int]:
+        return [batch_size] * len(sizes)
+
+
+class TemperatureSampler(BalancedSampler):
+    """Temperature-scaled task quotas (module docstring); ``temperature`` T > 0."""
+
+    def __init__(
+        self,
+        pools: Sequence[Sequence[Tensor]],
+        batch_size: int,
+        generators: Sequence[torch.Generator],
+        *,
+        temperature: float = 2.0,
+    ) -> None:
+        if not temperature > 0:
+            raise ValueError(f"sampling temperature must be > 0, got {temperature!r}")
+        self.temperature = temperature
+        super().__init__(pools, batch_size, generators)
+
+    def task_quotas(self, sizes: Sequence[int], batch_size: int) -> list[int]:
+        return temperature_quotas(sizes, batch_size, self.temperature)
+
+
+def temperature_quotas(sizes: Sequence[int], batch_size: int, temperature: float) -> list[int]:
+    """``q_i`` summing to ``batch_size``: ``batch_size * p_i``, ``p_i`` proportional to
+    ``n_i^(1/T)``, rounded down with the remainder to the largest fractional parts, then raised
+    to at least 1 (taken from the largest quotas).
+
+    e.g. sizes (684, 965, 8062), 64 rows, T = 2: p = (0.178, 0.211, 0.611) -> (11, 14, 39).
+    """
+    k = len(sizes)
+    if batch_size < k:
+        raise ValueError(f"temperature sampling needs batch_size >= number of tasks ({k})")
+    weights = np.asarray(sizes, dtype=np.float64) ** (1.0 / temperature)
+    exact = batch_size * weights / weights.sum()
+    quotas = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - quotas), kind="stable")[: batch_size - quotas.sum()]:
+        quotas[i] += 1
+    while (quotas < 1).any():
+        quotas[int(np.argmax(quotas))] -= 1
+        quotas[int(np.argmin(quotas))] += 1
+    return [int(q) for q in quotas]
+
+
+SAMPLERS = {
+    "proportional": ProportionalSampler,
+    "balanced": BalancedSampler,
+    "round": RoundSampler,
+    "temperature": TemperatureSampler,
+}
+
+#: Samplers that put every task in every batch (what gradient aggregators need).
+EVERY_TASK_SAMPLERS = ("balanced", "round", "temperature")

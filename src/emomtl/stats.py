@@ -57,3 +57,23 @@ def welch_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
     if left.size < 2 or right.size < 2:
         return math.nan
     return float(stats.ttest_ind(left, right, equal_var=False).pvalue)
+
+
+def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (Holm 1979), in the input order; NaNs stay NaN and do
+    not count as tests.
+
+    With the m finite p-values sorted ascending ``p_(1) <= ... <= p_(m)``:
+    ``p~_(j) = min(1, max_{l <= j} (m - l + 1) p_(l))``; reject at level a where ``p~ < a``.
+    (Neither scipy nor the project's dependencies offer it; statsmodels'
+    ``multipletests(method="holm")`` computes the same.)
+    """
+    values = np.asarray(list(pvalues), dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(values))
+    out = np.full(values.shape, math.nan)
+    m = finite.size
+    running = 0.0
+    for rank, index in enumerate(finite[np.argsort(values[finite], kind="stable")]):
+        running = max(running, (m - rank) * values[index])
+        out[index] = min(1.0, running)
+    return [float(v) for v in out]

@@ -25,7 +25,17 @@ every task's dev rows; GradNorm's per-task norms read off the network's own back
 layer's pre-activation (:class:`emomtl.weighting.SharedLayer`). Results equal the unoptimised loop
 up to float round-off.
 
-Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``)
+MTL methods (issue 12, :mod:`emomtl.weighting`): the weighting runs each step's backward and
+may ask for per-task *mean* losses (``task_mean``), add parameters to the network's optimiser
+(``joint_parameters``, e.g. UW), keep its own optimiser (GradNorm, FAMO), see the batch's losses
+again after the step (``after_step``, FAMO), and be told when an epoch ends (``end_epoch``, DWA);
+its hyper-parameters are ``TrainConfig.weighting_args`` (``--weighting-arg key=value``), recorded
+with the config. Gradient aggregators get every seed's per-task gradients of the shared layer
+from the same backward (:mod:`emomtl.weighting.shared_grads`) and need every task in every batch
+(sampling ``round``, ``balanced`` or ``temperature``; checked by ``TrainConfig``).
+
+Choices beyond the paper (``TrainConfig``): ``sampling`` (``proportional`` = paper, ``balanced``,
+``round``, ``temperature`` with ``sampling_temperature``)
 and ``selection`` (``sum`` = paper; ``per-task``: each task's metrics come from the epoch where its
 own dev primary metric was best, from a per-task copy of the state; early stopping still uses the
 summed dev loss). Deviation: the E head regresses standardised targets (:mod:`emomtl.model.heads`),
@@ -36,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -53,7 +64,7 @@ from emomtl.model.batched import BatchedMultiTaskNet, keep_optimizer_rows
 from emomtl.model.heads import per_sample_loss
 from emomtl.model.label_head import LABEL_HEAD, collect_label_features
 from emomtl.model.network import HEADS, MultiTaskNet
-from emomtl.sampling import SAMPLERS, seed_generator, subset_indices
+from emomtl.sampling import EVERY_TASK_SAMPLERS, SAMPLERS, seed_generator, subset_indices
 from emomtl.weighting import WEIGHTINGS, SharedLayer
 
 SELECTIONS = ("sum", "per-task")
@@ -79,6 +90,8 @@ class TrainConfig:
     dropout: float = 0.0
     gradnorm_alpha: float = 1.0
     gradnorm_lr: float = 1e-3
+    weighting_args: dict[str, Any] = field(default_factory=dict)
+    sampling_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         self.tasks = format_task_spec(parse_task_spec(self.tasks))  # ValueError names the part
@@ -102,6 +115,15 @@ class TrainConfig:
             raise ValueError("weight_decay and gradnorm_alpha must be >= 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        method = WEIGHTINGS[self.weighting]
+        self.weighting_args = method.resolve_args(dict(self.weighting_args))  # names a bad key
+        if method.needs_every_task and self.sampling not in EVERY_TASK_SAMPLERS:
+            raise ValueError(
+                f"weighting {self.weighting!r} needs every task in every batch: use sampling "
+                f"{' | '.join(EVERY_TASK_SAMPLERS)}, not {self.sampling!r}"
+            )
+        if not self.sampling_temperature > 0:
+            raise ValueError(f"sampling_temperature must be > 0, got {self.sampling_temperature}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (seeds as a list)."""
@@ -287,14 +309,35 @@ def _forward_losses(
     targets: Tensor,
     owner: Tensor,
     generators: Sequence[torch.Generator] | None,
+    task_mean: bool = False,
 ) -> tuple[Tensor, SharedLayer]:
     """One training batch ``idx (S, b)`` (with its gathered ``targets`` and ``owner``, see
     :meth:`_SeedTargets.batches`) through the network: the batch losses ``L (S, k)`` and the
-    batch at the shared base layer, for the weighting's backward."""
+    batch at the shared base layer, for the weighting's backward. ``task_mean``: ``L_i`` is task
+    i's mean over its rows (0 without rows) instead of the paper's sum / batch size."""
     x = _gather_rows(union.features, idx)
     raw, z = model(x, generators, return_preactivation=True)
-    losses = _task_losses(model, tasks, union.columns, raw, targets, owner, idx.shape[1])
-    return losses, SharedLayer(model.base_weight, x, z, owner)
+    scale = owner.sum(dim=1).clamp_min(1.0) if task_mean else idx.shape[1]
+    losses = _task_losses(model, tasks, union.columns, raw, targets, owner, scale)
+    return losses, SharedLayer(model.base_weight, x, z, owner, model.base_bias)
+
+
+@torch.no_grad()
+def _recompute(
+    model: BatchedMultiTaskNet,
+    tasks: Sequence[Task],
+    union: _Union,
+    idx: Tensor,
+    targets: Tensor,
+    owner: Tensor,
+) -> Tensor:
+    """Per-task mean losses ``(S, k)`` of a training batch under the current network, in eval
+    mode (no dropout), without a graph (FAMO's loss change over a step)."""
+    was_training = model.training
+    model.eval()
+    losses, _ = _forward_losses(model, tasks, union, idx, targets, owner, None, task_mean=True)
+    model.train(was_training)
+    return losses
 
 
 @torch.no_grad()
@@ -525,13 +568,18 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
     weighting = WEIGHTINGS[config.weighting].from_config(
         config, n_seeds=len(seeds), n_tasks=len(tasks)
     )
-    optimizer = torch.optim.Adam(
-        net.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    groups: list[dict[str, Any]] = [{"params": list(net.parameters())}]
+    if weighting.joint_parameters():  # e.g. UW's log-variances: trained with the network
+        groups.append({"params": weighting.joint_parameters(), "weight_decay": 0.0})
+    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    sampler_options = (
+        {"temperature": config.sampling_temperature} if config.sampling == "temperature" else {}
     )
     sampler = SAMPLERS[config.sampling](
-        pools, config.batch_size, [seed_generator(s, _ORDER) for s in seeds]
+        pools, config.batch_size, [seed_generator(s, _ORDER) for s in seeds], **sampler_options
     )
     dropout_generators = [seed_generator(s, _DROPOUT) for s in seeds] if config.dropout else None
+    task_mean = weighting.task_mean
     live = torch.arange(len(seeds))  # positions (in ``seeds``) of the seeds still training
     epochs_run = [config.epochs] * len(seeds)
     applied: list[list[Tensor]] = [[] for _ in seeds]  # per seed, (steps, k) chunks per epoch
@@ -543,11 +591,16 @@ def _train(config: TrainConfig, data: Mapping[str, TaskData], *, progress: bool)
             epoch_applied = []
             for idx, targets, owner in train_targets.batches(sampler.epoch()):
                 losses, shared = _forward_losses(
-                    net, tasks, union, idx, targets, owner, dropout_generators
+                    net, tasks, union, idx, targets, owner, dropout_generators, task_mean
                 )
                 epoch_applied.append(weighting.backward(losses, shared, owner.any(dim=1)))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                if weighting.needs_after_step:  # FAMO: the same batch's losses after the step
+                    weighting.after_step(
+                        functools.partial(_recompute, net, tasks, union, idx, targets, owner)
+                    )
+            weighting.end_epoch()
             if not weighting.constant:
                 per_seed = torch.stack(epoch_applied, dim=1)  # (S_live, steps, k)
                 for s, trajectory in zip(live.tolist(), per_seed, strict=True):

@@ -79,3 +79,24 @@ def test_null_metrics_are_left_out(tmp_path: Path, write_run_dir) -> None:
     assert len(results.runs[("E", "MH")].values("E", "pearson_mean")) == 2
     values = [r["value"] for r in tidy(results) if r["metric"] == "pearson_mean"]
     assert sum(math.isnan(v) for v in values) == 1
+
+
+def test_s_is_compared_with_the_paper_on_jaccard_paper_with_the_official_beside(
+    tmp_path: Path, write_run_dir
+) -> None:
+    """The comparison with the paper uses jaccard_paper; the official jaccard is shown beside."""
+    import json
+
+    from emomtl.report.paper_values import BY_KEY
+
+    run_dir = write_run_dir(tmp_path, "S", "MH", (0, 1), {"S": 0.44})
+    seeds = [json.loads((run_dir / f"seed_{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    paper_mean = sum(r["test"]["S"]["jaccard_paper"] for r in seeds) / 2
+    official_mean = sum(r["test"]["S"]["jaccard"] for r in seeds) / 2
+    assert abs(paper_mean - official_mean) > 0.01  # the fixture makes them differ
+    row = paper_layout_table(collect(tmp_path), [("S", "MH")]).splitlines()[2]
+    cell = row.split("|")[5].strip()
+    paper = BY_KEY[("S", "MH")].values["S"].mean
+    assert cell.startswith(f"{paper_mean:.3f} ± ")
+    assert f"({paper:.3f}, {paper_mean - paper:+.3f})" in cell
+    assert cell.split("; jaccard: ")[1].startswith(f"{official_mean:.3f} ± ")

@@ -94,7 +94,7 @@ def test_equal_weighting_is_plain_sum() -> None:
     applied = EqualWeighting(2, 3).backward(losses, shared, torch.ones(2, 3, dtype=torch.bool))
     assert torch.equal(applied, torch.ones(2, 3))
     torch.testing.assert_close(shared.grad, expected)
-    assert set(WEIGHTINGS) == {"equal", "gradnorm"}
+    assert WEIGHTINGS["equal"] is EqualWeighting and WEIGHTINGS["gradnorm"] is GradNorm
 
 
 def _task(code: str, x: torch.Tensor, y: torch.Tensor) -> TaskData:

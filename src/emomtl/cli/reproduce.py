@@ -50,6 +50,14 @@ def reproduce(
             "--quick", help="Only the Table 2 rows with 2 seeds: the whole pipeline in minutes."
         ),
     ] = False,
+    grid: Annotated[
+        str,
+        typer.Option(
+            "--grid",
+            help="paper (Table 4) | methods (issue 12: MTL methods x samplings vs STL, "
+            "per-task selection; default --out results/methods, report methods.md).",
+        ),
+    ] = "paper",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Recompute finished cells instead of skipping them.")
     ] = False,
@@ -105,7 +113,7 @@ def reproduce(
     A killed run resumes where it stopped when started again with the same options.
     """
     use_corpora(corpus)
-    from emomtl.experiments.grid import QUICK, QUICK_SEEDS, SEEDS, TABLE4
+    from emomtl.experiments.grid import METHODS_GRID, QUICK, QUICK_SEEDS, SEEDS, TABLE4
     from emomtl.experiments.runner import run_grid
     from emomtl.features.encoders import EncoderError, EncoderSpec
 
@@ -120,6 +128,20 @@ def reproduce(
         from emomtl.distributed.grid import ray_executor
 
         executor = ray_executor(address)
+    report_fn = None
+    if grid not in ("paper", "methods"):
+        raise fail(f"--grid {grid!r} is not one of paper, methods")
+    if grid == "methods":
+        if quick or sampling != "proportional" or selection != "sum":
+            raise fail(
+                "--grid methods sets sampling per setting and selection per-task; "
+                "drop --quick, --sampling and --selection"
+            )
+        from emomtl.report.methods import build_methods_report as report_fn
+
+        settings = METHODS_GRID
+        overrides = {"selection": "per-task"}
+        out = Path("results/methods") if out == Path("results/paper") else out
     try:
         spec = EncoderSpec(name=encoder, precision=precision)
         settings[0].train_config(seed_list, **overrides)  # validates the options up front
@@ -145,12 +167,14 @@ def reproduce(
             train_threads=threads or None,
             workers=workers or (len(settings) if executor else auto_workers()),
             executor=executor,
+            report_fn=report_fn,
             command=_command_line(
                 encoder=encoder,
                 precision=precision,
                 seeds=len(seed_list),
                 out=out,
                 quick=quick,
+                grid=None if grid == "paper" else grid,
                 sampling=sampling,
                 selection=selection,
                 threads=threads,

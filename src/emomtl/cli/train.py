@@ -81,15 +81,35 @@ def train(
             "encoder's embedding of each label's text through one shared projection).",
         ),
     ] = "mh",
-    weighting: Annotated[str, typer.Option("--weighting", help="equal | gradnorm.")] = "equal",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            "--weighting",
+            help="equal | gradnorm | gradnorm_mean | uw | dwa | famo | pcgrad | cagrad | "
+            "nash_mtl | upgrad | aligned_mtl.",
+        ),
+    ] = "equal",
+    weighting_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weighting-arg",
+            help="A hyper-parameter of the weighting as key=value (repeatable), e.g. c=0.4; "
+            "recorded in config.json.",
+            show_default=False,
+        ),
+    ] = None,
     sampling: Annotated[
         str | None,
         typer.Option(
             "--sampling",
-            help="proportional (paper) | balanced; --finetune also temperature "
+            help="proportional (paper) | balanced | round | temperature (aggregators need "
+            "balanced, round or temperature); --finetune: temperature | proportional | balanced "
             "(default proportional; --finetune temperature).",
         ),
     ] = None,
+    sampling_temperature: Annotated[
+        float, typer.Option("--sampling-temperature", help="T of temperature sampling.")
+    ] = 2.0,
     selection: Annotated[
         str | None,
         typer.Option(
@@ -136,6 +156,14 @@ def train(
             show_default=False,
         ),
     ] = None,
+    tune_thresholds: Annotated[
+        bool,
+        typer.Option(
+            "--tune-thresholds",
+            help="With --save: store per-label thresholds of multilabel spaces tuned on dev "
+            "(each label's F1) in the bundle (default: 0.5 for every label).",
+        ),
+    ] = False,
     preset: Annotated[
         str | None,
         typer.Option(
@@ -283,6 +311,8 @@ def train(
             gradnorm_alpha=alpha,
             lr=3e-4 if head_lr is None else head_lr,
             weight_decay=1e-3 if weight_decay is None else weight_decay,
+            weighting_args=parse_weighting_args(weighting_arg or []),
+            sampling_temperature=sampling_temperature,
         )
         spec = EncoderSpec(name=encoder, precision=precision)
     except ValueError as exc:
@@ -297,7 +327,21 @@ def train(
     if save is not None:
         from emomtl.bundle import save_bundle
 
-        save_bundle(output, save, encoder=spec, seed_index=None)
+        thresholds = None
+        if tune_thresholds:
+            from emomtl.bundle import select_seed
+            from emomtl.features.task_data import load_task_data
+            from emomtl.thresholds import tune_from_output
+
+            data = load_task_data(
+                output.task_codes,
+                spec=spec,
+                data_dir=data_dir,
+                cache_dir=cache_dir,
+                **data_options,
+            )  # cached features: no encoding
+            thresholds = tune_from_output(output, data, select_seed(output))
+        save_bundle(output, save, encoder=spec, seed_index=None, label_thresholds=thresholds)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
@@ -312,6 +356,24 @@ def _card_paths() -> list[str]:
     from emomtl.data.tasks import known_tasks
 
     return [str(t.card.path) for t in known_tasks().values() if t.card is not None]
+
+
+def parse_weighting_args(items: list[str]) -> dict[str, str]:
+    """``["c=0.4", "lr=0.01"] -> {"c": "0.4", "lr": "0.01"}`` (the weighting casts the values).
+
+    Raises:
+        ValueError: naming an item without ``=`` or a key given twice.
+    """
+    args: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--weighting-arg {item!r} is not key=value")
+        if key in args:
+            raise ValueError(f"--weighting-arg {key} given twice")
+        args[key] = value.strip()
+    return args
 
 
 def _train(

@@ -42,11 +42,14 @@ class Setting:
             :func:`emomtl.data.tasks.format_task_spec` (e.g. ``"0.1S+T+E"``).
         head: ``mh`` (one head per task) or ``se`` (shared embedding layer).
         weighting: key of :data:`emomtl.weighting.WEIGHTINGS` (``equal`` or ``gradnorm``).
+        sampling: the setting's own batch sampling (the methods grid), or ``None`` to take it
+            from the run's overrides (the paper grids); part of the slug when set.
     """
 
     tasks: str
     head: str = "mh"
     weighting: str = "equal"
+    sampling: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", format_task_spec(parse_task_spec(self.tasks)))
@@ -54,6 +57,8 @@ class Setting:
             raise ValueError(f"setting {self.tasks!r}: head {self.head!r} is not one of {_HEADS}")
         if not self.weighting or not self.weighting.replace("_", "").isalnum():
             raise ValueError(f"setting {self.tasks!r}: weighting {self.weighting!r} is not a key")
+        if self.sampling is not None and not self.sampling.isalnum():
+            raise ValueError(f"setting {self.tasks!r}: sampling {self.sampling!r} is not a key")
 
     @property
     def codes(self) -> list[str]:
@@ -76,17 +81,21 @@ class Setting:
 
     @property
     def name(self) -> str:
-        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"``."""
-        return f"{self.tasks} {self.method}"
+        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"`` (``"... (balanced)"`` with a
+        sampling of its own)."""
+        name = f"{self.tasks} {self.method}"
+        return f"{name} ({self.sampling})" if self.sampling else name
 
     @property
     def slug(self) -> str:
         """Directory name of the setting, e.g. ``"mh-equal__0.1S+T+E"``.
 
         Uses only letters, digits, ``.``, ``+``, ``-`` and ``_``, which are safe on every common
-        filesystem, and stays readable.
+        filesystem, and stays readable. A setting with its own sampling appends it:
+        ``"mh-uw__0.1S+T+E__balanced"``.
         """
-        return f"{self.head}-{self.weighting}__{self.tasks}"
+        slug = f"{self.head}-{self.weighting}__{self.tasks}"
+        return f"{slug}__{self.sampling}" if self.sampling else slug
 
     def train_config(self, seeds: tuple[int, ...] = SEEDS, **overrides: Any) -> TrainConfig:
         """The :class:`~emomtl.train.TrainConfig` of this setting for ``seeds``.
@@ -97,8 +106,12 @@ class Setting:
         from emomtl.train import TrainConfig
 
         clash = {"tasks", "head", "weighting", "seeds"} & overrides.keys()
+        if self.sampling is not None and "sampling" in overrides:
+            clash.add("sampling")
         if clash:
             raise ValueError(f"overrides may not set {sorted(clash)}; they define the setting")
+        if self.sampling is not None:
+            overrides = {**overrides, "sampling": self.sampling}
         return TrainConfig(
             tasks=self.tasks,
             head=self.head,
@@ -129,6 +142,61 @@ TABLE3: tuple[Setting, ...] = tuple(_row(*key) for key in paper_values.TABLE3)
 #: The ``--quick`` grid: the Table 2 rows (run with :data:`QUICK_SEEDS`).
 QUICK: tuple[Setting, ...] = TABLE2
 
+#: The methods grid (issue 12): MTL methods x batch samplings on these task strings.
+METHOD_TASKS: tuple[str, ...] = ("0.1S+T+E", "S+T+E")
+#: Weightings of the methods grid (``gradnorm`` is the paper's, ``gradnorm_mean`` the variant).
+METHOD_WEIGHTINGS: tuple[str, ...] = (
+    "equal",
+    "gradnorm",
+    "gradnorm_mean",
+    "uw",
+    "dwa",
+    "famo",
+    "pcgrad",
+    "upgrad",
+    "cagrad",
+    "nash_mtl",
+)
+#: Weightings that need every task in every batch (gradient aggregators).
+AGGREGATORS: tuple[str, ...] = ("pcgrad", "cagrad", "nash_mtl", "upgrad", "aligned_mtl")
+#: Samplings of the methods grid. Aggregators cannot use ``proportional`` (a batch may lack a
+#: task): in that column they run with ``round`` (one batch of every task per step).
+METHOD_SAMPLINGS: tuple[str, ...] = ("balanced", "proportional", "temperature")
+#: STL baselines of the methods grid (one per task and S fraction), run with the grid's options.
+METHOD_STL: tuple[Setting, ...] = (Setting("0.1S"), Setting("T"), Setting("E"), Setting("S"))
+
+
+def method_sampling(weighting: str, sampling: str) -> str:
+    """The sampling a methods-grid cell runs with: ``proportional`` becomes ``round`` for the
+    gradient aggregators (:data:`AGGREGATORS`), every other pair is unchanged."""
+    return "round" if weighting in AGGREGATORS and sampling == "proportional" else sampling
+
+
+def _methods_grid() -> tuple[Setting, ...]:
+    """In the order a grid cut short is most useful: per task string its STL baselines, then per
+    sampling (balanced first) every weighting of :data:`METHOD_WEIGHTINGS` with the MH head
+    (the slowest aggregators, CAGrad and Nash-MTL, last in each block)."""
+    grid: list[Setting] = []
+    for tasks in METHOD_TASKS:
+        codes = Setting(tasks).codes
+        fractions = {sel.task.code: sel for sel in parse_task_spec(tasks)}
+        for stl in METHOD_STL:
+            (sel,) = parse_task_spec(stl.tasks)
+            same = sel.task.code in codes and fractions[sel.task.code].fraction == sel.fraction
+            if same and stl not in grid:
+                grid.append(stl)
+        grid += [
+            Setting(tasks, "mh", weighting, method_sampling(weighting, sampling))
+            for sampling in METHOD_SAMPLINGS
+            for weighting in METHOD_WEIGHTINGS
+        ]
+    return tuple(grid)
+
+
+#: ``emomtl reproduce --grid methods``: 4 STL + 2 x 3 x 10 MTL settings (run with
+#: selection ``per-task``).
+METHODS_GRID: tuple[Setting, ...] = _methods_grid()
+
 #: Named grids for the command line.
 GRIDS: dict[str, tuple[Setting, ...]] = {
     "table4": TABLE4,
@@ -136,13 +204,15 @@ GRIDS: dict[str, tuple[Setting, ...]] = {
     "table3": TABLE3,
     "quick": QUICK,
     "stl": STL,
+    "methods": METHODS_GRID,
 }
 
 
 def setting_from_slug(slug: str) -> Setting:
     """Inverse of :attr:`Setting.slug`: ``"se-gradnorm__S+T+E" -> Setting("S+T+E", "se", ...)``."""
-    prefix, sep, tasks = slug.partition("__")
+    prefix, sep, rest = slug.partition("__")
+    tasks, _, sampling = rest.partition("__")
     head, dash, weighting = prefix.partition("-")
     if not sep or not dash:
         raise ValueError(f"{slug!r} is not a setting directory name like 'mh-equal__0.1S+T+E'")
-    return Setting(tasks, head, weighting)
+    return Setting(tasks, head, weighting, sampling or None)

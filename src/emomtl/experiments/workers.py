@@ -60,13 +60,14 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now, jobs in flight included (``terminate_workers`` from Python 3.14)."""
+def _terminate(pool: ProcessPoolExecutor, workers: set[Any]) -> None:
+    """Stop the workers now, jobs in flight included: ``terminate_workers`` from Python 3.14,
+    before that ``Process.terminate`` on ``workers``, the pool's processes (public API only)."""
     terminate = getattr(pool, "terminate_workers", None)
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in workers:
         process.terminate()
 
 
@@ -91,6 +92,9 @@ def run_in_processes(
 
     if workers < 1 or threads < 1:
         raise ValueError(f"workers and threads must be >= 1, got {workers} and {threads}")
+    # The pool's worker processes are the children that appear once it starts them (at the
+    # first submit); multiprocessing.active_children() is the public way to see them.
+    before = set(mp.active_children())
     pool = ProcessPoolExecutor(
         max_workers=min(workers, max(1, len(jobs))),
         mp_context=mp.get_context("spawn"),
@@ -98,8 +102,10 @@ def run_in_processes(
         initargs=(threads,),
     )
     pending: dict[Future, TrainJob] = {}
+    workers_started: set[Any] = set()
     try:
         pending = {pool.submit(_run, job): job for job in jobs}
+        workers_started = set(mp.active_children()) - before
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -111,7 +117,7 @@ def run_in_processes(
                 else:
                     yield JobResult(job.key, output, None, seconds)
     except BaseException:  # Ctrl-C, or the caller stopped iterating: do not finish the others
-        _terminate(pool)
+        _terminate(pool, workers_started | (set(mp.active_children()) - before))
         raise
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)

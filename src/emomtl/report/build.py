@@ -156,10 +156,10 @@ LEGEND = (
     f"{tables.DAGGER} = the paper's value lies outside our 95% interval. "
     "F1 (T) = micro-F1 on Alm's tales (= accuracy); "
     "r (E) = mean Pearson r over V, A, D on EmoBank; "
-    "Jaccard (S) = official SemEval-2018 Jaccard accuracy (empty gold vs empty prediction = 1); "
-    "the "
-    'paper\'s code variant (= 0) is in the SemEval metrics table. "not run" = no finished seed '
-    "(the paper's value in brackets)."
+    "Jaccard (S) is compared with the paper using the paper's code's variant (`jaccard_paper`: "
+    "empty gold vs empty prediction = 0; 75 of the 3259 test tweets have no emotion), with the "
+    "official SemEval-2018 Jaccard (= 1 for that case) beside it after `jaccard:`. "
+    '"not run" = no finished seed (the paper\'s value in brackets).'
 )
 
 
