@@ -28,7 +28,7 @@ def test_tuned_threshold_maximises_each_labels_f1_by_hand() -> None:
 
 
 def _scores(path: Path) -> dict[str, float]:
-    return EmotionAnalyzer.load(path, encoder=FakeEncoder()).predict(TEXT).semeval
+    return EmotionAnalyzer.load(path, encoder=FakeEncoder()).predict(TEXT)["semeval"].scores
 
 
 def test_bundle_label_thresholds_apply_with_p_greater_or_equal(tmp_path: Path) -> None:
@@ -42,10 +42,10 @@ def test_bundle_label_thresholds_apply_with_p_greater_or_equal(tmp_path: Path) -
     saved = json.loads((path / CONFIG_FILE).read_text())["label_thresholds"]
     assert saved == {"S": thresholds}
     tuned = EmotionAnalyzer.load(path, encoder=FakeEncoder())
-    assert tuned.predict(TEXT).semeval_labels == tuple(SEMEVAL_LABELS[0::2])
+    assert tuned.predict(TEXT)["semeval"].labels == tuple(SEMEVAL_LABELS[0::2])
     # an explicit threshold overrides the tuned ones
     low = EmotionAnalyzer.load(path, encoder=FakeEncoder(), threshold=0.01)
-    assert low.predict(TEXT).semeval_labels == tuple(SEMEVAL_LABELS)
+    assert low.predict(TEXT)["semeval"].labels == tuple(SEMEVAL_LABELS)
 
 
 def test_label_thresholds_are_validated(tmp_path: Path) -> None:
