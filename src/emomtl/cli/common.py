@@ -63,6 +63,14 @@ EmobankSplitOption = Annotated[
 ]
 
 
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="Ray cluster: auto | HOST:PORT (default: $RAY_ADDRESS, else a local instance).",
+        show_default=False,
+    ),
+]
 CorpusOption = Annotated[
     list[Path] | None,
     typer.Option(

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from emomtl.cli import app
-from emomtl.cli.common import ModelOption, console, err_console, fail
+from emomtl.cli.common import AddressOption, ModelOption, console, err_console, fail
 
 if TYPE_CHECKING:  # pragma: no cover
     from emomtl.data.tasks import Task
@@ -383,14 +383,7 @@ def predict(
             help="Where --input runs: local (this process) | ray (a Ray cluster, Ray Data).",
         ),
     ] = "local",
-    address: Annotated[
-        str | None,
-        typer.Option(
-            "--address",
-            help="Ray cluster: auto | HOST:PORT (default: $RAY_ADDRESS, else a local instance).",
-            show_default=False,
-        ),
-    ] = None,
+    address: AddressOption = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Ray analyzer actors (one model each).")
     ] = 1,

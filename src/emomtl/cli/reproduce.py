@@ -11,6 +11,7 @@ import typer
 
 from emomtl.cli import app
 from emomtl.cli.common import (
+    AddressOption,
     CacheDirOption,
     CorpusOption,
     DataDirOption,
@@ -98,14 +99,7 @@ def reproduce(
             "--workers 0 = as many as the cluster's CPUs fit, --threads 0 = 1 CPU a task).",
         ),
     ] = "local",
-    address: Annotated[
-        str | None,
-        typer.Option(
-            "--address",
-            help="Ray cluster: auto | HOST:PORT (default: $RAY_ADDRESS, else a local instance).",
-            show_default=False,
-        ),
-    ] = None,
+    address: AddressOption = None,
 ) -> None:
     """Reproduce the paper's Tables 2-4 and figures: train every missing (setting, seed) cell
     of the grid, skip finished ones, and write OUT/report.md.
