@@ -225,12 +225,17 @@ class EmotionAnalyzer:
         self.encoder = encoder
         self.config = config
         self.threshold = config.threshold if threshold is None else float(threshold)
-        self._explicit_threshold = threshold is not None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         self.batch_size, self.chunk_size = batch_size, chunk_size
         self.max_length = int(config.encoder.get("max_length", 128))
         self.spaces: list[Task] = config.task_specs
+        # code -> threshold per label, resolved once (not per label per record)
+        tuned = {} if threshold is not None else dict(config.label_thresholds or {})
+        self._thresholds: dict[str, list[float]] = {
+            task.code: list(tuned.get(task.code, [self.threshold] * task.num_labels))
+            for task in self.spaces
+        }
         self.metrics: dict[str, Any] = {}
         self.path: Path | None = None
         self._label_cache: dict[str, torch.Tensor] = {}  # zero-shot label text -> (d,) features
@@ -278,10 +283,7 @@ class EmotionAnalyzer:
     def label_threshold(self, code: str, label: str) -> float:
         """The threshold of one label (reported when ``p >= t``): the bundle's dev-tuned
         per-label value when it has one and no ``threshold`` was passed, else ``threshold``."""
-        tuned = self.config.label_thresholds
-        if self._explicit_threshold or not tuned or code not in tuned:
-            return self.threshold
-        return tuned[code][self.config.labels[code].index(label)]
+        return self._thresholds[code][self.config.labels[code].index(label)]
 
     @property
     def tasks(self) -> list[str]:
@@ -480,28 +482,43 @@ class EmotionAnalyzer:
     ) -> dict[str, SpacePrediction]:
         from emomtl.zero_shot import ZERO_SHOT_KEY
 
-        scores = dict(zip(names, (float(v) for v in row), strict=True))
-        labels = top = None
-        if kind == "multilabel":
-            labels = tuple(k for k, v in scores.items() if v >= self.threshold)
-        else:
-            top = max(scores, key=scores.__getitem__)
-        return {ZERO_SHOT_KEY: SpacePrediction(ZERO_SHOT_KEY, kind, scores, labels, top, True)}
+        thresholds = [self.threshold] * len(names)
+        space = _space_prediction(ZERO_SHOT_KEY, kind, names, row, thresholds, zero_shot=True)
+        return {ZERO_SHOT_KEY: space}
 
     def _record(self, text: str, n_tokens: int, values: Mapping[str, list[float]]) -> Prediction:
-        spaces: dict[str, SpacePrediction] = {}
-        for task in self.spaces:
-            scores = dict(zip(task.labels, (float(v) for v in values[task.code]), strict=True))
-            labels = top = None
-            if task.kind == "multilabel":
-                labels = tuple(
-                    k for k, v in scores.items() if v >= self.label_threshold(task.code, k)
-                )
-            elif task.kind == "multiclass":
-                top = max(scores, key=scores.__getitem__)
-            spaces[task.record_key] = SpacePrediction(
-                task.record_key, task.kind, scores, labels, top
+        spaces = {
+            task.record_key: _space_prediction(
+                task.record_key,
+                task.kind,
+                task.labels,
+                values[task.code],
+                self._thresholds[task.code],
             )
+            for task in self.spaces
+        }
         return Prediction(
             text=text, truncated=n_tokens > self.max_length, n_tokens=n_tokens, spaces=spaces
         )
+
+
+def _space_prediction(
+    key: str,
+    kind: str,
+    names: Sequence[str],
+    row: Sequence[float],
+    thresholds: Sequence[float],
+    *,
+    zero_shot: bool = False,
+) -> SpacePrediction:
+    """One space's record entry from its activated outputs ``row`` (one value per name):
+    multilabel labels with ``p >= t`` (``t`` per label), the multiclass top class."""
+    scores = dict(zip(names, (float(v) for v in row), strict=True))
+    labels = top = None
+    if kind == "multilabel":
+        labels = tuple(
+            name for (name, value), t in zip(scores.items(), thresholds, strict=True) if value >= t
+        )
+    elif kind == "multiclass":
+        top = max(scores, key=scores.__getitem__)
+    return SpacePrediction(key, kind, scores, labels, top, zero_shot)
