@@ -94,7 +94,6 @@ class BundleConfig:
         label_thresholds: optional per-label thresholds of multilabel tasks, tuned on dev
             (:mod:`emomtl.thresholds`): ``{code: [t per label]}``; a label is reported when
             ``p >= t``. None: :attr:`threshold` for every label.
-        vad_normalisation: format-1 name of ``target_statistics["E"]`` (read, no longer written).
         train_config: ``TrainConfig.to_dict()`` of the run that produced the weights.
         seed: the training seed whose weights were saved.
         created_at: ISO-8601 UTC timestamp.
@@ -120,7 +119,6 @@ class BundleConfig:
     spaces: list[dict[str, Any]] = field(default_factory=list)
     target_statistics: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     label_thresholds: dict[str, list[float]] | None = None
-    vad_normalisation: dict[str, list[float]] | None = None
     train_config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     created_at: str = ""

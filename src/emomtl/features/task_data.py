@@ -128,7 +128,7 @@ def load_task_data(
     """Load corpora and their cached features for the given task codes (or names).
 
     Args:
-        codes: task codes or names, e.g. ``["S", "T", "E"]`` or ``"STE"``.
+        codes: registered label-space codes or names, e.g. ``["S", "T", "E", "goemotions"]``.
         spec: the encoder (default :class:`EncoderSpec`, MiniLM mean-pooled, fp32).
         data_dir: corpora directory (default ``$EMOMTL_DATA_DIR``, else ``./data``).
         cache_dir: feature cache (default ``$EMOMTL_CACHE``, else the user cache dir).
