@@ -45,19 +45,11 @@ BATCH = 64
 
 
 def load_texts(n: int) -> list[str]:
-    """The first ``n`` non-blank SemEval texts, then EmoBank texts."""
-    from emomtl.data.loading import load_corpus
+    """The first ``n`` non-blank SemEval texts, then EmoBank texts (``benchmarks/predict.py``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from predict import load_texts as predict_texts  # the sibling benchmark's loader
 
-    texts: list[str] = []
-    for code in ("S", "E"):
-        corpus = load_corpus(code)
-        for split in ("train", "dev", "test"):
-            texts.extend(t for t in corpus.splits[split].texts if t.strip())
-        if len(texts) >= n:
-            break
-    if len(texts) < n:
-        raise SystemExit(f"only {len(texts)} texts available, asked for {n}")
-    return texts[:n]
+    return predict_texts(n, None)
 
 
 def write_inputs(texts: list[str], directory: Path) -> Path:
