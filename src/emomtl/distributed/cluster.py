@@ -46,14 +46,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _free_range(size: int) -> int:
-    """The first port of ``size`` consecutive ports free now (best effort)."""
+def _free_range(size: int, taken: set[int] | None = None) -> int:
+    """The first port of ``size`` consecutive ports free now and not in ``taken`` (best effort).
+
+    A port handed out earlier is free until its node binds it, so the caller's ``taken`` set is
+    what keeps one node's worker range from covering another component's port (Ray refuses to
+    start then).
+    """
+    taken = taken or set()
     for _ in range(200):
         start = free_port()
         if start + size >= 65535:
             continue
         ok = True
         for port in range(start, start + size):
+            if port in taken:
+                ok = False
+                break
             with socket.socket() as sock:
                 try:
                     sock.bind(("127.0.0.1", port))
@@ -92,6 +101,7 @@ class LocalCluster:
         # short: Ray's unix socket paths live under it and must stay below ~107 characters
         self.temp_dir = Path(tempfile.mkdtemp(prefix="emr-", dir="/tmp"))
         self.port = free_port()
+        self._taken = {self.port}  # every port handed to a node of this cluster
         self.address = f"127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -109,6 +119,15 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _port(self) -> int:
+        """A free port no node of this cluster has been given yet."""
+        for _ in range(200):
+            port = free_port()
+            if port not in self._taken:
+                self._taken.add(port)
+                return port
+        raise RuntimeError("no free port on 127.0.0.1 outside this cluster's ports")
 
     def start(self, timeout_s: float = 90.0) -> str:
         """Start every node and wait until all are alive; returns the address."""
@@ -150,8 +169,9 @@ class LocalCluster:
             "--num-gpus=0",
             f"--object-store-memory={self.object_store_mb * 1024 * 1024}",
         ]
-        command += [f"{option}={free_port()}" for option in _NODE_PORTS]
-        first = _free_range(_WORKER_PORTS)
+        command += [f"{option}={self._port()}" for option in _NODE_PORTS]
+        first = _free_range(_WORKER_PORTS, self._taken)
+        self._taken.update(range(first, first + _WORKER_PORTS))
         command += [f"--min-worker-port={first}", f"--max-worker-port={first + _WORKER_PORTS - 1}"]
         log = (self.temp_dir / f"node-{len(self._processes)}.log").open("wb")
         process = subprocess.Popen(
