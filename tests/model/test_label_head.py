@@ -165,3 +165,19 @@ def test_zero_shot_bias_is_the_mean_trained_bias_of_the_kind() -> None:
     assert zero_shot_bias(tasks, biases, "multilabel") == pytest.approx(5.0)
     assert zero_shot_bias(tasks, biases, "multiclass") == pytest.approx(1.0)
     assert zero_shot_bias(tasks[1:], biases, "multilabel") == 0.0
+
+
+def test_label_features_given_to_forward_equal_stored_ones_and_carry_gradients() -> None:
+    """forward(x, label_features=F) == forward(x) after set_label_features(F), and F gets a
+    gradient (what a fine-tuned encoder needs); MH refuses label features."""
+    net = _net("STE", 3)
+    raw = {code: _label_features(code).requires_grad_(True) for code in "STE"}
+    x = torch.randn(4, D, generator=torch.Generator().manual_seed(1))
+    given = net(x, label_features=raw)
+    stored = net(x)
+    for code in "STE":
+        torch.testing.assert_close(given[code], stored[code])
+    sum(out.sum() for out in given.values()).backward()
+    assert all(raw[c].grad is not None and raw[c].grad.abs().sum() > 0 for c in "STE")
+    with pytest.raises(ValueError, match="takes no label features"):
+        MultiTaskNet(D, ["T"], head="mh")(x, label_features={"T": raw["T"]})

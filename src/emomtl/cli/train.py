@@ -260,6 +260,7 @@ def train(
 
         ft_options = {
             "tasks": tasks,
+            "head": head,
             "encoder": encoder,
             "max_length": max_length,
             "seeds": seeds,

@@ -163,7 +163,7 @@ def save_finetuned_bundle(
         results: the run's ``results.json`` content, for the mean over seeds in ``metrics.json``.
     """
     from emomtl import __version__
-    from emomtl.bundle import _write_directory, model_card
+    from emomtl.bundle import _label_texts, _write_directory, model_card
     from emomtl.features.encoders import EncoderSpec
 
     if result.model is None:
@@ -186,7 +186,7 @@ def save_finetuned_bundle(
             tasks=codes,
             labels={t.code: list(t.labels) for t in head.tasks},
             spaces=[t.to_dict() for t in head.tasks],
-            head="mh",
+            head=str(head.head),
             hidden_dim=int(head.hidden_dim),
             dropout=float(config.dropout),
             target_statistics=target_statistics(result.head_state, list(head.tasks)),
@@ -194,6 +194,7 @@ def save_finetuned_bundle(
             seed=int(result.seed),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             encoder_files=file_hashes(encoder_tmp),
+            label_texts=_label_texts(list(head.tasks), str(head.head)),
         )
         mean = (
             {

@@ -1,8 +1,9 @@
 """``FinetuneConfig``: every hyper-parameter of a fine-tuning run, validated, to and from a dict.
 
 The dict form is what ``config.json`` of the run directory holds under ``"train"``. It carries
-``head = "mh"`` and ``weighting = "ft"`` so that :mod:`emomtl.report` (which names a row after its
-head and loss weighting) shows fine-tuned rows as ``FT`` beside the frozen ``MH``/``GN``/... rows.
+the ``head`` (``mh`` or ``label``) and ``weighting = "ft"`` so that :mod:`emomtl.report` (which
+names a row after its head and loss weighting) shows fine-tuned rows as ``MH+FT`` / ``LABEL+FT``
+beside the frozen ``MH``/``GN``/... rows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class FinetuneConfig:
         tasks: task string (``"S+T+E"``, ``"0.1S+T+E"``); a fraction is a seeded random subset of
             that task's training set (:func:`emomtl.sampling.subset_indices`).
         encoder: registry key, local model directory or hub id of the encoder to fine-tune.
+        head: ``mh`` (one linear head per space) or ``label`` (the label-semantic head, whose
+            label texts go through the encoder being fine-tuned; :mod:`emomtl.finetune.model`).
         pooling: ``mean`` | ``cls`` | ``pooler`` (see :mod:`emomtl.features.pooling`).
         max_length: truncation length in tokens, special tokens included.
         seeds: training seeds; each trains a fresh model.
@@ -62,6 +65,7 @@ class FinetuneConfig:
 
     tasks: str = "S+T+E"
     encoder: str = "minilm"
+    head: str = "mh"
     pooling: str = "mean"
     max_length: int = 128
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -87,10 +91,12 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         from emomtl.data.tasks import parse_task_spec
         from emomtl.features.pooling import POOLINGS
+        from emomtl.finetune.model import FINETUNE_HEADS
 
         parse_task_spec(self.tasks)
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         checks: list[tuple[str, bool, str]] = [
+            ("head", self.head in FINETUNE_HEADS, f"one of {', '.join(FINETUNE_HEADS)}"),
             ("pooling", self.pooling in POOLINGS, f"one of {', '.join(POOLINGS)}"),
             ("max_length", _int(self.max_length) and self.max_length >= 2, "an integer >= 2"),
             (
@@ -138,17 +144,17 @@ class FinetuneConfig:
                 raise ValueError(f"finetune {name} must be {expected}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict, plus the report's row keys ``head``/``weighting`` and ``finetune``."""
+        """JSON-able dict, plus the report's row key ``weighting`` and ``finetune``."""
         data = asdict(self)
         data["seeds"] = list(self.seeds)
-        data.update(head="mh", weighting=WEIGHTING_NAME, finetune=True)
+        data.update(weighting=WEIGHTING_NAME, finetune=True)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k not in ("head", "weighting", "finetune")}
+        values = {k: v for k, v in data.items() if k not in ("weighting", "finetune")}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown finetune config key(s): {', '.join(unknown)}")

@@ -181,6 +181,7 @@ def train_seed(
     pad_id: int,
     evaluate_untrained: bool = False,
     log: Callable[[str], None] | None = None,
+    label_ids: Mapping[str, Sequence[Sequence[int]]] | None = None,
 ) -> FinetuneSeedResult:
     """Fine-tune ``encoder`` (a fresh pre-trained copy, modified in place) with a new head.
 
@@ -193,6 +194,7 @@ def train_seed(
         pad_id: the tokenizer's padding id.
         evaluate_untrained: also evaluate dev before the first step (history step 0).
         log: called with one line per evaluation.
+        label_ids: label head: code -> token ids of each label's text.
     """
     from emomtl.finetune.optim import linear_schedule, param_groups
     from emomtl.finetune.sampler import TaskBatchSampler
@@ -216,6 +218,9 @@ def train_seed(
         pooling=config.pooling,
         hidden_dim=config.hidden_dim,
         dropout=config.dropout,
+        head=config.head,
+        label_ids=label_ids,
+        pad_id=pad_id,
     )
     for code, tokens in data.items():
         if tokens.task.kind == "regression":
@@ -263,6 +268,8 @@ def train_seed(
     best_task: dict[str, dict[str, Any]] = {}
 
     def checkpoint(step: int) -> None:
+        with precision.autocast():  # label head: as the saved encoder will embed new labels
+            model.sync_label_features()
         dev = evaluate(model, data, "dev", **eval_kw)
         score = selection_score(tasks, dev)
         entry = {

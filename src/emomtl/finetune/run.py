@@ -52,12 +52,19 @@ class FinetuneRun:
 
 
 def setting_name(config: FinetuneConfig) -> str:
-    """Row name, e.g. ``"S+T+E FT"`` (non-default sampling / selection appended in brackets)."""
+    """Row name, e.g. ``"S+T+E FT"`` (a non-default head, sampling or selection appended in
+    brackets: ``"S+T+E FT [label]"``)."""
     from emomtl.data.tasks import format_task_spec, parse_task_spec
 
     name = f"{format_task_spec(parse_task_spec(config.tasks))} FT"
     extras = [
-        v for v, d in ((config.sampling, "temperature"), (config.selection, "mean")) if v != d
+        value
+        for value, default in (
+            (config.head, "mh"),
+            (config.sampling, "temperature"),
+            (config.selection, "mean"),
+        )
+        if value != default
     ]
     return f"{name} [{', '.join(extras)}]" if extras else name
 
@@ -135,10 +142,11 @@ def run_finetune(
     from emomtl.experiments.store import _atomic as atomic_write
     from emomtl.experiments.store import finished_seeds, write_json
     from emomtl.features.encoders import available_cores
-    from emomtl.finetune.data import load_tokenized
+    from emomtl.finetune.data import load_tokenized, tokenize
     from emomtl.finetune.loop import train_seed
     from emomtl.finetune.model import load_pretrained
     from emomtl.finetune.precision import resolve
+    from emomtl.model.label_head import LABEL_HEAD, label_texts
 
     out_dir = Path(out_dir)
     precision = resolve(config.precision, config.device)
@@ -180,6 +188,12 @@ def run_finetune(
         data_options=data_options,
         limit=limit,
     )
+    label_ids = None
+    if config.head == LABEL_HEAD:  # label texts are tokenized like the inputs
+        label_ids = {
+            code: tokenize(tokenizer, label_texts(t.task), config.max_length)
+            for code, t in data.items()
+        }
     done = set(finished_seeds(out_dir))
     run = FinetuneRun(out_dir, {}, runtime, tokenizer=tokenizer, encoder_spec=encoder_spec)
     best_score = -math.inf
@@ -199,6 +213,7 @@ def run_finetune(
             pad_id=tokenizer.pad_token_id or 0,
             evaluate_untrained=evaluate_untrained,
             log=log,
+            label_ids=label_ids,
         )
         write_finetune_seed(out_dir, result)
         run.results = write_finetune_results(out_dir, config)

@@ -127,19 +127,34 @@ class MultiTaskNet(nn.Module):
                     scale.fill_(1.0)
                 self.label_offset.zero_()
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Raw outputs per task: ``x (n, d) -> {code: (n, l_i)}`` (logits / standardised values)."""
+    def forward(
+        self, x: Tensor, label_features: dict[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        """Raw outputs per task: ``x (n, d) -> {code: (n, l_i)}`` (logits / standardised values).
+
+        Args:
+            x: ``(n, d)`` sentence features.
+            label_features: label head only: ``{code: (l_i, d)}`` raw label-text embeddings to use
+                instead of the stored buffers (normalised and centred here, differentiably), so
+                an encoder fine-tuned with the head can embed the label texts in every step.
+        """
+        if label_features is not None and self.head != LABEL_HEAD:
+            raise ValueError(f"head {self.head!r} takes no label features")
         q = self.dropout(torch.relu(self.base(x)))
         if self.head == "mh":
             return {code: self.heads[code](q) for code in self.codes}
         if self.head == LABEL_HEAD:
-            return {code: self._label_raw(code, q) for code in self.codes}
+            if label_features is None:
+                embedded = {code: self.label_features(code) for code in self.codes}
+            else:
+                center = label_center([label_features[code] for code in self.codes])
+                embedded = {c: embed_labels(label_features[c], center) for c in self.codes}
+            return {code: self._label_raw(code, q, embedded[code]) for code in self.codes}
         out = self.se(q)
         return {code: out[:, s] for code, s in self.slices.items()}
 
-    def _label_raw(self, code: str, q: Tensor) -> Tensor:
+    def _label_raw(self, code: str, q: Tensor, features: Tensor) -> Tensor:
         scale = self.label_scale.get(code, 1.0)
-        features = self.label_features(code)
         bias, offset = self.label_bias[code], self.label_offset
         return label_logits(q, self.proj.weight, features, bias, scale, offset)
 

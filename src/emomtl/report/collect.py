@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,26 @@ def method_name(head: str, weighting: str) -> str:
     Weightings the paper did not use are named after themselves (``("mh", "uw") -> "MH+UW"``).
     """
     return METHODS.get((head, weighting), f"{head.upper()}+{weighting.upper()}")
+
+
+#: Training-protocol defaults a row name leaves out: (sampling, selection) of frozen-feature
+#: runs (the paper's) and of fine-tuned runs.
+PROTOCOL_DEFAULTS: Mapping[bool, tuple[str, str]] = MappingProxyType(
+    {False: ("proportional", "sum"), True: ("temperature", "mean")}
+)
+
+
+def protocol_suffix(train: Mapping[str, Any], n_tasks: int) -> str:
+    """``" [balanced, per-task]"``: the run's sampling (multi-task runs only; one task has
+    nothing to sample between) and selection where they differ from the defaults of its mode
+    (:data:`PROTOCOL_DEFAULTS`), so settings that differ only in them are separate rows;
+    ``""`` for the defaults."""
+    sampling_default, selection_default = PROTOCOL_DEFAULTS[bool(train.get("finetune", False))]
+    sampling = str(train.get("sampling", sampling_default))
+    selection = str(train.get("selection", selection_default))
+    extras = [sampling] if n_tasks > 1 and sampling != sampling_default else []
+    extras += [selection] if selection != selection_default else []
+    return f" [{', '.join(extras)}]" if extras else ""
 
 
 @dataclass
@@ -59,7 +80,8 @@ class Run:
     Attributes:
         path: the run directory.
         tasks: canonical task string (``"0.1S+T+E"``).
-        method: ``MH``, ``GN``, ``SE`` or ``SE+GN``.
+        method: ``MH``, ``GN``, ``SE``, ``SE+GN``, ``MH+UW``, ``MH+FT``, ... plus the
+            :func:`protocol_suffix` of a non-default sampling or selection.
         config: the parsed ``config.json``.
         seeds: finished seeds, sorted by seed.
         planned_seeds: the seeds the config asked for.
@@ -133,7 +155,8 @@ def read_run(path: Path) -> Run:
     run = Run(
         path=path,
         tasks=tasks,
-        method=method_name(train.get("head", "mh"), train.get("weighting", "equal")),
+        method=method_name(train.get("head", "mh"), train.get("weighting", "equal"))
+        + protocol_suffix(train, len(parse_task_spec(tasks))),
         config=config,
         planned_seeds=[int(s) for s in train.get("seeds", [])],
     )

@@ -114,9 +114,9 @@ def paper_welch_p(a: PaperValue, b: PaperValue, n: int = PAPER_RUNS) -> float:
 
 
 def _comparison(
-    results: Results, fraction: float, partners: tuple[str, ...], metric: str
+    results: Results, fraction: float, partners: tuple[str, ...], metric: str, method: str
 ) -> Comparison:
-    stl_key, mtl_key = (s_tasks(fraction), "MH"), (s_tasks(fraction, *partners), "MH")
+    stl_key, mtl_key = (s_tasks(fraction), method), (s_tasks(fraction, *partners), method)
     stl_run, mtl_run = results.get(stl_key), results.get(mtl_key)
     comparison = Comparison(
         mtl_tasks=mtl_key[0],
@@ -167,7 +167,7 @@ def _verdict(test: FractionTest, smallest: FractionTest, tested: list[FractionTe
     available = [c for c in test.comparisons if c.available]
     if not available:
         test.sentence = (
-            f"**{test.label}**: cannot be tested here: STL {test.label} or every MH setting with "
+            f"**{test.label}**: cannot be tested here: STL {test.label} or every MTL setting with "
             f"{test.label} is not run."
         )
         return
@@ -207,10 +207,15 @@ def _verdict(test: FractionTest, smallest: FractionTest, tested: list[FractionTe
     test.sentence = f"**{test.label}**: the claim {verdict} here: {reason}; {evidence}."
 
 
-def claim_tests(results: Results, metric: str = "jaccard") -> list[FractionTest]:
-    """Compare MTL with STL on S's ``metric`` at every fraction in :data:`S_FRACTIONS`."""
+def claim_tests(
+    results: Results, metric: str = "jaccard", method: str = "MH"
+) -> list[FractionTest]:
+    """Compare MTL with STL on S's ``metric`` at every fraction in :data:`S_FRACTIONS`, both
+    trained with ``method`` (``MH``: the paper's frozen-feature MH; ``MH+FT``: fine-tuned)."""
     tests = [
-        FractionTest(f, [_comparison(results, f, partners, metric) for partners in PARTNERS])
+        FractionTest(
+            f, [_comparison(results, f, partners, metric, method) for partners in PARTNERS]
+        )
         for f in S_FRACTIONS
     ]
     tested = [t for t in tests if any(c.available for c in t.comparisons)]
@@ -244,7 +249,12 @@ def comparisons_table_rows(tests: list[FractionTest]) -> list[list[str]]:
     return rows
 
 
-#: Header matching :func:`comparisons_table_rows`.
+def comparison_header(method: str = "MH") -> tuple[str, ...]:
+    """Header matching :func:`comparisons_table_rows` for MTL settings trained with ``method``."""
+    return (COMPARISON_HEADER[0], f"MTL setting ({method})", *COMPARISON_HEADER[2:])
+
+
+#: Header matching :func:`comparisons_table_rows` (the paper's method, MH).
 COMPARISON_HEADER = (
     "S fraction",
     "MTL setting (MH)",
