@@ -137,3 +137,21 @@ def test_a_finetune_preset_sets_tasks_seeds_epochs_and_saves(recorded, monkeypat
     config = recorded["config"]
     assert (config.tasks, config.seeds, config.epochs) == ("S+T", (0,), 1.0)
     assert saved == {"result": "the best seed", "directory": tmp_path / "bundle"}
+
+
+def test_head_reaches_the_config_and_se_is_refused(recorded, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["train", "--finetune", "--head", "label", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert recorded["config"].head == "label"
+    result = CliRunner().invoke(app, ["train", "--finetune", "--head", "se"])
+    assert result.exit_code == 1 and "finetune head must be one of mh, label" in result.output
+
+
+@pytest.mark.parametrize("extra", [["--weighting", "uw"], ["--weighting-arg", "c=0.4"]])
+def test_weighting_methods_are_refused_with_finetune_not_ignored(recorded, extra) -> None:
+    result = CliRunner().invoke(app, ["train", "--finetune", *extra])
+    assert result.exit_code == 1
+    assert "is not available with --finetune" in " ".join(result.output.split())
+    assert "config" not in recorded

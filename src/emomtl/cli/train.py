@@ -258,6 +258,14 @@ def train(
     if finetune:
         from emomtl.finetune.cli import finetune_command
 
+        if weighting != "equal" or weighting_arg:
+            raise fail(
+                f"--weighting {weighting} is not available with --finetune: fine-tuning trains "
+                "task-homogeneous batches with equal loss weights (balance the spaces with "
+                "--sampling/--tau); the loss-weighting and gradient methods run on frozen "
+                "features (`emomtl train --weighting ...` without --finetune)"
+            )
+
         ft_options = {
             "tasks": tasks,
             "head": head,
