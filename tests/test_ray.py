@@ -28,15 +28,13 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 psutil = pytest.importorskip("psutil")
 
-import torch  # noqa: E402
 
 import emomtl  # noqa: E402
 from emomtl.batchio import predict_table, read_table, resolve_inputs  # noqa: E402
-from emomtl.data.tasks import TASKS  # noqa: E402
 from emomtl.distributed.cluster import LocalCluster, running  # noqa: E402
 from emomtl.experiments.grid import Setting  # noqa: E402
-from emomtl.features.task_data import TaskData  # noqa: E402
 from emomtl.predict import EmotionAnalyzer  # noqa: E402
+from synthetic import SMALL_GRID, learnable_task  # noqa: E402
 from test_bundle import real_bundle_dir  # noqa: E402
 
 SRC = Path(emomtl.__file__).resolve().parents[1]
@@ -228,22 +226,7 @@ predict_on_ray(Path({str(broken)!r}), [Path({str(tmp_path / "in.csv")!r})],
     assert not list(tmp_path.glob(".o.parquet*"))
 
 
-GRID = (Setting("T"), Setting("E"), Setting("T+E"), Setting("T+E", "mh", "gradnorm"))
-
-
-def _task(code: str, n: int, dim: int, seed: int) -> TaskData:
-    """A small learnable task (random features) of corpus ``code`` (T or E)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, dim, generator=g)
-    if code == "T":
-        y = (x[:, :5] + 0.5 * torch.randn(n, 5, generator=g)).argmax(dim=1)
-    else:
-        y = 3 + 0.5 * x[:, :3] + 0.3 * torch.randn(n, 3, generator=g)
-    cut = [0, int(0.7 * n), int(0.85 * n), n]
-    splits = {s: slice(cut[i], cut[i + 1]) for i, s in enumerate(("train", "dev", "test"))}
-    return TaskData(
-        TASKS[code], {s: x[i] for s, i in splits.items()}, {s: y[i] for s, i in splits.items()}
-    )
+GRID = SMALL_GRID
 
 
 def _test_metrics(out: Path) -> dict[str, dict]:
@@ -275,7 +258,7 @@ def test_grid_on_ray_writes_the_local_metrics(cluster, tmp_path) -> None:
             executor=executor,
         )
 
-    data = {"T": _task("T", 300, 8, 0), "E": _task("E", 300, 8, 1)}
+    data = {"T": learnable_task("T", 300, 8, 0), "E": learnable_task("E", 300, 8, 1)}
     here = grid(tmp_path / "here", data)
     there = grid(tmp_path / "ray", data, ray_executor(cluster.address))
     assert here.ok and there.ok and there.cells_trained == here.cells_trained == 8
@@ -290,7 +273,10 @@ def test_grid_on_ray_writes_the_local_metrics(cluster, tmp_path) -> None:
     again = grid(tmp_path / "ray", data, ray_executor(cluster.address))
     assert again.ok and again.cells_trained == 0 and again.cells_skipped == 8
 
-    data = {"T": _task("T", 300, 8, 0), "E": _task("E", 300, 6, 1)}  # T+E: widths differ
+    data = {
+        "T": learnable_task("T", 300, 8, 0),
+        "E": learnable_task("E", 300, 6, 1),
+    }  # T+E: widths differ
     broken = grid(tmp_path / "broken", data, ray_executor(cluster.address))
     assert {o.setting for o in broken.failures} == {
         Setting("T+E"),

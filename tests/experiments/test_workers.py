@@ -10,31 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
-from emomtl.data.tasks import TASKS
 from emomtl.experiments.grid import Setting
 from emomtl.experiments.runner import run_grid
 from emomtl.experiments.workers import TrainJob, run_in_processes
 from emomtl.features.encoders import EncoderSpec
 from emomtl.features.task_data import TaskData
 from emomtl.train import TrainConfig, train
+from synthetic import SMALL_GRID, learnable_task
 
-GRID = (Setting("T"), Setting("E"), Setting("T+E"), Setting("T+E", "mh", "gradnorm"))
-
-
-def _task(code: str, n: int, dim: int, seed: int) -> TaskData:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, dim, generator=g)
-    if code == "T":
-        y = (x[:, :5] + 0.5 * torch.randn(n, 5, generator=g)).argmax(dim=1)
-    else:
-        y = 3 + 0.5 * x[:, :3] + 0.3 * torch.randn(n, 3, generator=g)
-    cut = [0, int(0.7 * n), int(0.85 * n), n]
-    splits = {s: slice(cut[i], cut[i + 1]) for i, s in enumerate(("train", "dev", "test"))}
-    return TaskData(
-        TASKS[code], {s: x[i] for s, i in splits.items()}, {s: y[i] for s, i in splits.items()}
-    )
+GRID = SMALL_GRID
 
 
 def _grid(out: Path, data: dict[str, TaskData], workers: int) -> Any:
@@ -59,7 +44,7 @@ def _test_metrics(out: Path) -> dict[str, dict]:
 
 
 def test_workers_write_the_same_results_as_one_process(tmp_path: Path) -> None:
-    data = {"T": _task("T", 300, 8, 0), "E": _task("E", 300, 8, 1)}
+    data = {"T": learnable_task("T", 300, 8, 0), "E": learnable_task("E", 300, 8, 1)}
     one = _grid(tmp_path / "one", data, workers=1)
     two = _grid(tmp_path / "two", data, workers=2)
     assert one.ok and two.ok and two.cells_trained == one.cells_trained == 8
@@ -77,7 +62,10 @@ def test_workers_write_the_same_results_as_one_process(tmp_path: Path) -> None:
 def test_a_setting_failing_in_a_worker_is_recorded_and_the_others_are_written(
     tmp_path: Path,
 ) -> None:
-    data = {"T": _task("T", 300, 8, 0), "E": _task("E", 300, 6, 1)}  # T+E: widths differ
+    data = {
+        "T": learnable_task("T", 300, 8, 0),
+        "E": learnable_task("E", 300, 6, 1),
+    }  # T+E: widths differ
     summary = _grid(tmp_path / "out", data, workers=2)
     failed = {o.setting for o in summary.failures}
     assert failed == {Setting("T+E"), Setting("T+E", "mh", "gradnorm")}
@@ -89,7 +77,7 @@ def test_a_setting_failing_in_a_worker_is_recorded_and_the_others_are_written(
 
 
 def test_run_in_processes_yields_each_job_once_with_its_output() -> None:
-    data = {"T": _task("T", 200, 8, 2)}
+    data = {"T": learnable_task("T", 200, 8, 2)}
     jobs = [
         TrainJob(seed, train, TrainConfig(tasks="T", seeds=(seed,), epochs=2, hidden_dim=4), data)
         for seed in (3, 4, 5)
@@ -105,7 +93,7 @@ def test_run_in_processes_yields_each_job_once_with_its_output() -> None:
 
 def test_stopping_early_terminates_the_workers_at_once() -> None:
     """Ctrl-C in the parent (here: closing the generator) must not wait for jobs in flight."""
-    data = {"T": _task("T", 200, 8, 2)}
+    data = {"T": learnable_task("T", 200, 8, 2)}
     quick = TrainConfig(tasks="T", seeds=(0,), epochs=1, hidden_dim=4)
     endless = TrainConfig(tasks="T", seeds=(1,), epochs=10**6, patience=10**6, hidden_dim=4)
     jobs = [TrainJob("endless", train, endless, data), TrainJob("quick", train, quick, data)]
