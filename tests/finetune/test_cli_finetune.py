@@ -149,9 +149,21 @@ def test_head_reaches_the_config_and_se_is_refused(recorded, tmp_path: Path) -> 
     assert result.exit_code == 1 and "finetune head must be one of mh, label" in result.output
 
 
-@pytest.mark.parametrize("extra", [["--weighting", "uw"], ["--weighting-arg", "c=0.4"]])
-def test_weighting_methods_are_refused_with_finetune_not_ignored(recorded, extra) -> None:
-    result = CliRunner().invoke(app, ["train", "--finetune", *extra])
-    assert result.exit_code == 1
-    assert "is not available with --finetune" in " ".join(result.output.split())
-    assert "config" not in recorded
+def test_weighting_methods_reach_the_config_and_bad_ones_are_refused(recorded, tmp_path) -> None:
+    out = str(tmp_path / "r")
+    args = ["train", "--finetune", "--out", out, "--sampling", "round", "--weighting", "cagrad"]
+    result = CliRunner().invoke(app, [*args, "--weighting-arg", "c=0.25"])
+    assert result.exit_code == 0, result.output
+    config = recorded.pop("config")
+    assert (config.weighting_method, config.weighting_args) == ("cagrad", {"c": 0.25})
+    assert config.to_dict()["weighting"] == "ft+cagrad"
+    for extra, message in [
+        (["--weighting", "upgrad"], "use --sampling round with --finetune"),
+        (["--weighting", "gradnorm"], "needs the frozen trainer's batched shared layer"),
+        (["--weighting", "uw", "--weighting-arg", "c=1"], "has no hyper-parameter ['c']"),
+        (["--weighting", "uw", "--weighting-arg", "c"], "is not key=value"),
+    ]:
+        result = CliRunner().invoke(app, ["train", "--finetune", "--out", out, *extra])
+        assert result.exit_code == 1, extra
+        assert message in " ".join(result.output.split()), (extra, result.output)
+        assert "config" not in recorded

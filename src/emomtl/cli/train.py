@@ -104,6 +104,7 @@ def train(
             "--sampling",
             help="proportional (paper) | balanced | round | temperature (aggregators need "
             "balanced, round or temperature); --finetune: temperature | proportional | balanced "
+            "| round (aggregators need round) "
             "(default proportional; --finetune temperature).",
         ),
     ] = None,
@@ -258,14 +259,10 @@ def train(
     if finetune:
         from emomtl.finetune.cli import finetune_command
 
-        if weighting != "equal" or weighting_arg:
-            raise fail(
-                f"--weighting {weighting} is not available with --finetune: fine-tuning trains "
-                "task-homogeneous batches with equal loss weights (balance the spaces with "
-                "--sampling/--tau); the loss-weighting and gradient methods run on frozen "
-                "features (`emomtl train --weighting ...` without --finetune)"
-            )
-
+        try:
+            ft_weighting_args = parse_weighting_args(weighting_arg or [])
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
         ft_options = {
             "tasks": tasks,
             "head": head,
@@ -283,6 +280,8 @@ def train(
             "grad_clip": grad_clip,
             "sampling": sampling,
             "tau": tau,
+            "weighting_method": weighting,
+            "weighting_args": ft_weighting_args,
             "evals_per_epoch": evals_per_epoch,
             "selection": selection,
             "precision": precision,

@@ -1,18 +1,20 @@
 """``FinetuneConfig``: every hyper-parameter of a fine-tuning run, validated, to and from a dict.
 
 The dict form is what ``config.json`` of the run directory holds under ``"train"``. It carries
-the ``head`` (``mh`` or ``label``) and ``weighting = "ft"`` so that :mod:`emomtl.report` (which
-names a row after its head and loss weighting) shows fine-tuned rows as ``MH+FT`` / ``LABEL+FT``
-beside the frozen ``MH``/``GN``/... rows.
+the ``head`` (``mh`` or ``label``) and ``weighting = "ft"`` (``"ft+upgrad"``, ... with another
+weighting method) so that :mod:`emomtl.report` (which names a row after its head and loss
+weighting) shows fine-tuned rows as ``MH+FT`` / ``LABEL+FT`` / ``MH+FT+UPGRAD`` beside the
+frozen ``MH``/``GN``/... rows.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SAMPLINGS: tuple[str, ...] = ("temperature", "proportional", "balanced")
+from emomtl.finetune.sampler import SAMPLINGS
+
 SELECTIONS: tuple[str, ...] = ("mean", "per-task")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 SAVE_DTYPES: tuple[str, ...] = ("fp32", "bf16")
@@ -48,7 +50,13 @@ class FinetuneConfig:
         hidden_dim: width of the shared layer.
         grad_clip: maximum global gradient L2 norm (0 = no clipping).
         sampling: how the task of each batch is drawn: ``temperature`` (p_i ∝ n_i^(1/tau)),
-            ``proportional`` (tau = 1), ``balanced`` (uniform).
+            ``proportional`` (tau = 1), ``balanced`` (uniform), or ``round`` (every step one
+            batch of every task; needed by gradient aggregators).
+        weighting_method: how the step's task losses become the update
+            (:mod:`emomtl.finetune.weighting`): ``equal`` or a method of the frozen trainer's
+            registry (``uw``, ``dwa``, ``famo``; aggregators ``pcgrad``, ``cagrad``,
+            ``nash_mtl``, ``upgrad``, ``aligned_mtl`` with ``round`` sampling).
+        weighting_args: the method's hyper-parameters (``--weighting-arg key=value``).
         tau: temperature of ``temperature`` sampling.
         evals_per_epoch: dev evaluations per epoch (2 = every half epoch); the last step is always
             evaluated.
@@ -81,6 +89,8 @@ class FinetuneConfig:
     grad_clip: float = 1.0
     sampling: str = "temperature"
     tau: float = 2.0
+    weighting_method: str = "equal"
+    weighting_args: dict[str, Any] = field(default_factory=dict)
     evals_per_epoch: int = 2
     selection: str = "mean"
     precision: str = "auto"
@@ -142,12 +152,21 @@ class FinetuneConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise ValueError(f"finetune {name} must be {expected}, got {getattr(self, name)!r}")
+        from emomtl.finetune.weighting import check_method
+
+        resolved = check_method(
+            self.weighting_method, self.weighting_args, sampling=self.sampling, head=self.head
+        )
+        object.__setattr__(self, "weighting_args", resolved)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict, plus the report's row key ``weighting`` and ``finetune``."""
+        """JSON-able dict, plus the report's row key ``weighting`` (``ft``, or ``ft+<method>``
+        with a non-equal weighting method) and ``finetune``."""
         data = asdict(self)
         data["seeds"] = list(self.seeds)
-        data.update(weighting=WEIGHTING_NAME, finetune=True)
+        method = self.weighting_method
+        name = WEIGHTING_NAME if method == "equal" else f"{WEIGHTING_NAME}+{method}"
+        data.update(weighting=name, finetune=True)
         return data
 
     @classmethod

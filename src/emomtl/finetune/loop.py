@@ -1,9 +1,12 @@
 """The fine-tuning loop of one seed: task-homogeneous steps, dev evaluation, model selection.
 
-Per step (one task ``i`` drawn by :class:`~emomtl.finetune.sampler.TaskBatchSampler`)::
+Per step (one task ``i`` drawn by :class:`~emomtl.finetune.sampler.TaskBatchSampler`, or one
+batch of every task with ``round`` sampling)::
 
     raw = head_i(pool(encoder(batch)))                      under autocast (bf16 / CUDA AMP)
-    loss = mean_b per_sample_loss(task_i, raw, target)      BCE | CE | MSE on standardised targets
+    L_i = mean_b per_sample_loss(task_i, raw, target)       BCE | CE | MSE on standardised targets
+    backward of L_i (equal weighting), or of the weighting method's combination of the L_i
+    (:mod:`emomtl.finetune.weighting`: UW, DWA, FAMO, or a gradient aggregator's A(J))
     AdamW step after clipping the global gradient norm; linear warm-up and decay of every lr
 
 Every ``steps_per_epoch / evals_per_epoch`` steps (and after the last) the model is evaluated on
@@ -198,6 +201,7 @@ def train_seed(
     """
     from emomtl.finetune.optim import linear_schedule, param_groups
     from emomtl.finetune.sampler import TaskBatchSampler
+    from emomtl.finetune.weighting import StepBackward
 
     started = time.perf_counter()
     tasks = [tokens.task for tokens in data.values()]
@@ -255,6 +259,22 @@ def train_seed(
         weight_decay=config.weight_decay,
         layer_decay=config.layer_decay,
     )
+    method = StepBackward.for_model(config, model, every_task=sampler.every_task)
+    if method.joint_parameters():  # UW's log-variances train with the heads, without decay
+        groups.append(
+            {
+                "params": method.joint_parameters(),
+                "lr": config.head_lr,
+                "weight_decay": 0.0,
+                "name": "weighting",
+            }
+        )
+    if precision.needs_scaler and not method.plain:
+        raise ValueError(
+            f"weighting {config.weighting_method!r} with {config.sampling!r} sampling runs in "
+            "fp32 or bf16 only (fp16 loss scaling would change the losses it weighs); use "
+            "--precision bf16 or fp32"
+        )
     try:
         optimizer = torch.optim.AdamW(groups, fused=True)
     except (RuntimeError, TypeError):  # pragma: no cover - builds without fused AdamW
@@ -266,6 +286,8 @@ def train_seed(
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -math.inf, "step": 0, "state": None}
     best_task: dict[str, dict[str, Any]] = {}
+
+    applied: list[Tensor] = []  # weights the method applied since the last evaluation
 
     def checkpoint(step: int) -> None:
         with precision.autocast():  # label head: as the saved encoder will embed new labels
@@ -280,6 +302,11 @@ def train_seed(
             "elapsed_s": time.perf_counter() - started,
         }
         history.append(entry)
+        if applied:  # the weighting method's mean weights since the last evaluation
+            entry["weights"] = dict(
+                zip(method.codes, torch.stack(applied).mean(0).tolist(), strict=True)
+            )
+            applied.clear()
         if log is not None:
             shown = ", ".join(f"{c} {v:.4f}" for c, v in entry["dev"].items())
             log(
@@ -298,19 +325,46 @@ def train_seed(
 
     if evaluate_untrained:
         checkpoint(0)
-    for step, (code, idx) in enumerate(sampler(total), start=1):
+
+    def batch_inputs(code: str, idx: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
         rows = train_rows[code][idx]
         split = data[code].splits["train"]
         ids, mask = pad_batch([split.ids[r] for r in rows], pad_id, precision.device)
-        target = targets[code][torch.as_tensor(rows)].to(precision.device)
-        with precision.autocast():
-            raw = model(ids, mask)[code]
-        loss = per_sample_loss(data[code].task, raw.float(), target).mean()
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
+        return ids, mask, targets[code][torch.as_tensor(rows)].to(precision.device)
+
+    def step_losses(batches: list[tuple[str, np.ndarray]]) -> tuple[dict, dict]:
+        """Each batch's mean task loss and (for aggregators) its shared-layer output q."""
+        losses, features = {}, {}
+        for code, idx in batches:
+            ids, mask, target = batch_inputs(code, idx)
+            with precision.autocast():
+                if method.aggregator is not None:
+                    features[code] = model.head.hidden(model.embed(ids, mask))
+                    raw = model.head.heads[code](features[code])
+                else:
+                    raw = model(ids, mask)[code]
+            losses[code] = per_sample_loss(data[code].task, raw.float(), target).mean()
+        return losses, features
+
+    def recompute(batches: list[tuple[str, np.ndarray]]) -> dict[str, Tensor]:
+        model.eval()
+        try:
+            with torch.no_grad():
+                return step_losses(batches)[0]
+        finally:
+            model.train()
+
+    for step, batches in enumerate(sampler.steps(total), start=1):
+        losses, features = step_losses(batches)
+        if method.plain:  # one task, equal weights: the loss itself (CUDA fp16 scaling allowed)
+            (loss,) = losses.values()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
         else:
-            loss.backward()
+            applied.append(method.backward(losses, features))
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         if scaler is not None:
@@ -320,6 +374,10 @@ def train_seed(
             optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
+        if not method.plain:
+            method.after_step(lambda batches=batches: recompute(batches))
+            if step % spe == 0:
+                method.end_epoch()
         if step in eval_steps:
             checkpoint(step)
 

@@ -12,6 +12,7 @@ directory whose config differs, seeds aside, is refused rather than mixed).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 from collections.abc import Callable, Mapping
@@ -61,6 +62,7 @@ def setting_name(config: FinetuneConfig) -> str:
         value
         for value, default in (
             (config.head, "mh"),
+            (config.weighting_method, "equal"),
             (config.sampling, "temperature"),
             (config.selection, "mean"),
         )
@@ -75,6 +77,10 @@ def _check_existing(out_dir: Path, train: dict[str, Any]) -> None:
     if not (out_dir / CONFIG).is_file():
         return
     old = read_config(out_dir).get("train", {})
+    # fields added since that run was written take their defaults (a config that is not a
+    # fine-tuning one stays as it is: the comparison below names the differences)
+    with contextlib.suppress(TypeError, ValueError):
+        old = FinetuneConfig.from_dict(old).to_dict()
     keys = sorted(k for k in set(old) | set(train) if k != "seeds" and old.get(k) != train.get(k))
     if keys:
         diff = "; ".join(f"{k}: {old.get(k)!r} -> {train.get(k)!r}" for k in keys)

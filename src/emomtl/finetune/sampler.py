@@ -13,6 +13,10 @@ batch has one loss, one head, one kind of target). Two things are decided here:
 et al. 2019). An epoch is ``sum_i ceil(n_i / b)`` steps whatever the strategy, so "2 epochs" costs
 the same compute under every strategy; under ``proportional`` each task is then seen about once.
 
+``round`` is different: every step holds one batch of *every* task (what gradient aggregators
+need: one Jacobian row per task, :mod:`emomtl.finetune.weighting`). An epoch is then
+``ceil(sum_i ceil(n_i / b) / k)`` steps of ``k`` batches, the same number of batches as above.
+
 **Which rows** (length bucketing): a task's rows are shuffled, cut into pools of
 ``bucket_batches * b`` rows, each pool is sorted by token length and cut into batches of ``b``,
 and the batches of the whole pass are shuffled. Rows of similar length share a batch (little
@@ -30,7 +34,9 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-SAMPLINGS: tuple[str, ...] = ("temperature", "proportional", "balanced")
+SAMPLINGS: tuple[str, ...] = ("temperature", "proportional", "balanced", "round")
+#: Samplings whose every step holds a batch of every task.
+EVERY_TASK_SAMPLINGS: tuple[str, ...] = ("round",)
 
 
 def task_probabilities(
@@ -40,7 +46,8 @@ def task_probabilities(
 
     Args:
         sizes: task code -> number of training rows (> 0).
-        sampling: ``temperature`` | ``proportional`` | ``balanced``.
+        sampling: ``temperature`` | ``proportional`` | ``balanced`` | ``round`` (every task in
+            every step: 1/k each).
         tau: temperature (> 0) of ``temperature`` sampling.
     """
     if not sizes:
@@ -54,7 +61,7 @@ def task_probabilities(
         weights = {code: float(n) ** (1.0 / tau) for code, n in sizes.items()}
     elif sampling == "proportional":
         weights = {code: float(n) for code, n in sizes.items()}
-    elif sampling == "balanced":
+    elif sampling in ("balanced", "round"):
         weights = dict.fromkeys(sizes, 1.0)
     else:
         raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
@@ -115,7 +122,9 @@ class TaskBatchSampler:
         self.batch_size, self.bucket_batches = batch_size, bucket_batches
         sizes = {code: len(v) for code, v in self.lengths.items()}
         self.probabilities = task_probabilities(sizes, sampling, tau)
-        self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in sizes.values())
+        self.every_task = sampling in EVERY_TASK_SAMPLINGS
+        batches = sum(math.ceil(n / batch_size) for n in sizes.values())
+        self.steps_per_epoch = math.ceil(batches / len(sizes)) if self.every_task else batches
         streams = np.random.SeedSequence(seed).spawn(1 + len(self.codes))
         self._schedule_rng = np.random.default_rng(streams[0])
         self._row_rngs = {
@@ -139,8 +148,20 @@ class TaskBatchSampler:
         return queue.pop()
 
     def __call__(self, steps: int) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield the next ``steps`` batches (the stream continues across calls)."""
+        """Yield the next ``steps`` one-task batches (the stream continues across calls)."""
+        if self.every_task:
+            raise ValueError("a round sampler yields every task per step: use steps()")
         p = np.array([self.probabilities[c] for c in self.codes])
         for _ in range(steps):
             code = self.codes[int(self._schedule_rng.choice(len(self.codes), p=p))]
             yield code, self._next_batch(code)
+
+    def steps(self, steps: int) -> Iterator[list[tuple[str, np.ndarray]]]:
+        """Yield the batches of the next ``steps`` optimiser steps: ``[(code, rows)]`` with one
+        drawn task, or with every task in task order under ``round`` sampling."""
+        if not self.every_task:
+            for batch in self(steps):
+                yield [batch]
+            return
+        for _ in range(steps):
+            yield [(code, self._next_batch(code)) for code in self.codes]
