@@ -349,7 +349,7 @@ def write_bundle(
         train_config=train_config,
         seed=int(chosen.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        label_texts=_label_texts(tasks, str(train_config.get("head", "mh"))),
+        label_texts=head_label_texts(tasks, str(train_config.get("head", "mh"))),
     )
     metrics = {
         "seed": int(chosen.seed),
@@ -372,18 +372,18 @@ def write_bundle(
             "one state: the saved weights are the best summed-dev-loss state, so their scores can "
             "differ from the 'dev'/'test' numbers here"
         )
-    _write_directory(directory, config, chosen.state_dict, metrics)
+    write_bundle_directory(directory, config, chosen.state_dict, metrics)
     return directory
 
 
-def _label_texts(tasks: list[Task], head: str) -> dict[str, list[str]]:
+def head_label_texts(tasks: list[Task], head: str) -> dict[str, list[str]]:
     """Label head: code -> the texts its labels were embedded from; empty for other heads."""
     from emomtl.model.label_head import LABEL_HEAD, label_texts
 
     return {task.code: label_texts(task) for task in tasks} if head == LABEL_HEAD else {}
 
 
-def _write_directory(
+def write_bundle_directory(
     directory: Path,
     config: BundleConfig,
     state_dict: Mapping[str, torch.Tensor],
@@ -505,19 +505,31 @@ def build_model(config: BundleConfig, state_dict: Mapping[str, torch.Tensor]) ->
 
 
 def model_card(config: BundleConfig, metrics: Mapping[str, Any]) -> str:
-    """The bundle's ``README.md``: data, scores, intended use and limits."""
+    """The bundle's ``README.md``: data, scores, intended use and limits (a bundle that carries
+    its own fine-tuned encoder, ``config.encoder_files``, says so)."""
     tasks = config.task_specs
+    fine_tuned = bool(config.encoder_files)
     lines = [
         f"# emomtl emotion model ({'+'.join(config.tasks)}, {config.head.upper()} head)",
         "",
-        "A small multi-task head over a frozen sentence encoder that maps one English text to "
-        "every label space it was trained on at once.",
+        (
+            "A sentence encoder fine-tuned together with a multi-task head"
+            if fine_tuned
+            else "A small multi-task head over a frozen sentence encoder"
+        )
+        + " that maps one English text to every label space it was trained on at once.",
         "",
         "## Model",
         "",
         f"- encoder: `{config.encoder.get('name')}` (pooling `{config.encoder.get('pooling')}`, "
         f"max length {config.encoder.get('max_length')} tokens, weights hash "
-        f"`{config.encoder_weights_hash}`), frozen",
+        f"`{config.encoder_weights_hash}`), "
+        + (
+            "fine-tuned: weights and tokenizer in `encoder/` "
+            f"({config.train_config.get('save_dtype', 'fp32')})"
+            if fine_tuned
+            else "frozen"
+        ),
         f"- head: {config.head.upper()}, shared layer {config.input_dim} -> {config.hidden_dim}, "
         f"trained with seed {config.seed} (chosen by {metrics.get('selection', '?')} among "
         f"{metrics.get('n_seeds', '?')} seed(s))",

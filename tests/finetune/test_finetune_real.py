@@ -187,3 +187,10 @@ def test_cli_rejects_a_bad_save_dtype() -> None:
     result = CliRunner().invoke(app, ["train", "--finetune", "--save-dtype", "fp16"])
     assert result.exit_code == 1
     assert "--save-dtype must be one of fp32, bf16" in result.output
+
+
+def test_model_card_says_the_encoder_is_fine_tuned_and_stored_in_the_bundle(bundles) -> None:
+    card = (bundles["bf16"] / "README.md").read_text(encoding="utf-8")
+    assert "A sentence encoder fine-tuned together with a multi-task head" in card
+    assert "fine-tuned: weights and tokenizer in `encoder/` (bf16)" in card
+    assert "frozen" not in card.split("## Model")[1].split("##")[0]

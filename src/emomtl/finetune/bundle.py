@@ -163,7 +163,7 @@ def save_finetuned_bundle(
         results: the run's ``results.json`` content, for the mean over seeds in ``metrics.json``.
     """
     from emomtl import __version__
-    from emomtl.bundle import _label_texts, _write_directory, model_card
+    from emomtl.bundle import head_label_texts, write_bundle_directory
     from emomtl.features.encoders import EncoderSpec
 
     if result.model is None:
@@ -194,7 +194,7 @@ def save_finetuned_bundle(
             seed=int(result.seed),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             encoder_files=file_hashes(encoder_tmp),
-            label_texts=_label_texts(list(head.tasks), str(head.head)),
+            label_texts=head_label_texts(list(head.tasks), str(head.head)),
         )
         mean = (
             {
@@ -220,16 +220,8 @@ def save_finetuned_bundle(
 
         def add_encoder(staging: Path) -> None:
             shutil.move(str(encoder_tmp), str(staging / ENCODER_DIR))
-            card = model_card(bundle_config, metrics)
-            card = card.replace(
-                "A small multi-task head over a frozen sentence encoder",
-                "A sentence encoder fine-tuned together with a multi-task head",
-            ).replace(
-                "`), frozen", f"`), fine-tuned: weights and tokenizer in `encoder/` ({save_dtype})"
-            )
-            (staging / "README.md").write_text(card, encoding="utf-8")
 
-        _write_directory(
+        write_bundle_directory(
             Path(directory), bundle_config, result.head_state, metrics, extra=add_encoder
         )
     finally:
