@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from emomtl.cli.predict import InputRow
+    from emomtl.input_rows import InputRow
     from emomtl.predict import EmotionAnalyzer
 
 #: Input files read from a directory or glob, by extension.
@@ -126,7 +126,7 @@ def iter_rows(path: Path, column: str, batch_rows: int = 1024) -> Iterator[list[
     Raises:
         TableInputError: unsupported extension or missing column (naming the file).
     """
-    from emomtl.cli.predict import InputFormatError, read_rows
+    from emomtl.input_rows import InputFormatError, read_rows
 
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -154,7 +154,7 @@ def iter_rows(path: Path, column: str, batch_rows: int = 1024) -> Iterator[list[
 def _parquet_rows(path: Path, column: str, batch_rows: int) -> Iterator[list[InputRow]]:
     import pyarrow.parquet as pq
 
-    from emomtl.cli.predict import InputRow
+    from emomtl.input_rows import InputRow
     from emomtl.predict import text_problem
 
     file = pq.ParquetFile(path)

@@ -108,7 +108,7 @@ class _Analyzer:
         self.schema = schema
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from emomtl.cli.predict import InputRow
+        from emomtl.input_rows import InputRow
 
         records = []
         for chunk in batch.to_pylist():
