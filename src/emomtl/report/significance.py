@@ -11,9 +11,9 @@ Verdict per fraction:
 - smallest fraction: the claim holds when at least one MTL setting is significantly better than STL
   (p < ``ALPHA``), none is significantly worse, and the mean gain over the MTL settings is the
   largest of all fractions tested;
-- larger fractions: the claim holds when MTL gains at the smallest fraction (mean gain > 0) and the
-  mean gain here is smaller (the benefit shrinks with more S data); without a gain at the smallest
-  fraction there is nothing to shrink, and the claim does not hold.
+- larger fractions: the claim holds when it holds at the smallest fraction (a significant gain
+  there) and the mean gain here is smaller (the benefit shrinks with more S data); without a gain
+  at the smallest fraction there is nothing to shrink, and the claim does not hold.
 """
 
 from __future__ import annotations
@@ -191,10 +191,15 @@ def _verdict(test: FractionTest, smallest: FractionTest, tested: list[FractionTe
                 f"({smallest.label}), which is not run; {evidence}."
             )
             return
-        if smallest.mean_gain <= 0:
+        if smallest.mean_gain <= 0 or not smallest.holds:
             test.holds = False
+            how = (
+                "does not gain"
+                if smallest.mean_gain <= 0
+                else "does not clearly help (no significant gain)"
+            )
             reason = (
-                f"MTL does not gain at {smallest.label} either ({fmt_diff(smallest.mean_gain)}), "
+                f"MTL {how} at {smallest.label} ({fmt_diff(smallest.mean_gain)}), "
                 "so there is no benefit that shrinks with more data"
             )
         else:

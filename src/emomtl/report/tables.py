@@ -25,26 +25,33 @@ DAGGER = "†"
 PAPER_METRIC: dict[str, str] = {"S": "jaccard_paper"}
 
 #: Columns of the metric tables: task code -> ((metric key, column header), ...).
-METRIC_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "S": (
-        ("jaccard", "Jaccard (official)"),
-        ("jaccard_paper", "Jaccard (paper's code)"),
-        ("f1_micro", "micro-F1"),
-        ("f1_macro", "macro-F1"),
-    ),
-    "T": (
-        ("f1_micro", "micro-F1 (the paper's F1)"),
-        ("f1_macro", "macro-F1"),
-        ("accuracy", "accuracy"),
-    ),
-    "E": (
-        ("pearson_mean", "r (mean)"),
-        ("pearson_V", "r V"),
-        ("pearson_A", "r A"),
-        ("pearson_D", "r D"),
-        ("rmse", "RMSE (1-5 scale)"),
-    ),
+#: Column titles of metric keys (any label space; keys not listed are shown as they are).
+METRIC_TITLES: dict[str, str] = {
+    "jaccard": "Jaccard (official)",
+    "jaccard_paper": "Jaccard (paper's code)",
+    "f1_micro": "micro-F1",
+    "f1_macro": "macro-F1",
+    "accuracy": "accuracy",
+    "pearson_mean": "r (mean)",
+    "rmse": "RMSE (target scale)",
 }
+
+
+def metric_columns(primary: str, runs: Sequence[Run], code: str) -> list[tuple[str, str]]:
+    """``(metric key, title)`` of every metric the runs recorded for space ``code``: the primary
+    metric first, then the others in the order first recorded; the loss and per-target RMSEs are
+    left out (per-target Pearson r stay: ``pearson_V`` -> "r V")."""
+    keys = [primary]
+    for run in runs:
+        for seed in run.seeds:
+            for key in seed.metrics.get("test", {}).get(code, {}):
+                if key not in keys and key != "loss" and not key.startswith("rmse_"):
+                    keys.append(key)
+    titles = {k: METRIC_TITLES.get(k, k) for k in keys}
+    for key in keys:
+        if key.startswith("pearson_") and key not in METRIC_TITLES:
+            titles[key] = f"r {key.removeprefix('pearson_')}"
+    return [(key, titles[key]) for key in keys]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -154,7 +161,7 @@ def metrics_table(results: Results, code: str, split: str = "test") -> str | Non
     runs = [r for r in runs if code in r.task_codes]
     if not runs:
         return None
-    columns = METRIC_COLUMNS[code]
+    columns = metric_columns(TASKS[code].primary_metric, runs, code)
     header = ["Dataset", "Method", *(name for _, name in columns), "seeds"]
     rows = [
         [
