@@ -157,3 +157,67 @@ def test_a_real_fine_tune_with_upgrad_on_round_batches(data_dir, tmp_path) -> No
     assert set(weights) == {"S", "T", "E"} and all(w > 0 for w in weights.values())
     assert read_run(tmp_path / "run").method == "MH+FT+UPGRAD [round]"
     assert run.results["setting"] == "S+T+E FT [upgrad, round]"
+
+
+def tiny_data(n: int = 24) -> dict:
+    """T and E as token ids of a 40-word vocabulary (learnable from the first token)."""
+    from emomtl.finetune.data import TaskTokens, TokenizedSplit
+
+    g = torch.Generator().manual_seed(0)
+    data = {}
+    for code in ("T", "E"):
+        splits = {}
+        for split in ("train", "dev", "test"):
+            ids = [
+                [1, *torch.randint(2, 40, (int(k),), generator=g).tolist()]
+                for k in torch.randint(3, 9, (n,), generator=g)
+            ]
+            first = torch.tensor([row[1] for row in ids])
+            targets = (first % 5) if code == "T" else torch.stack([first / 40.0] * 3, 1) * 4 + 1
+            splits[split] = TokenizedSplit(ids, np.array([len(r) for r in ids]), targets)
+        data[code] = TaskTokens(TASKS[code], 1.0, splits)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("head", "method", "sampling"),
+    [("label", "famo", "temperature"), ("mh", "upgrad", "round"), ("label", "dwa", "round")],
+)
+def test_the_loop_runs_each_kind_of_method_on_a_tiny_encoder(head, method, sampling) -> None:
+    """train_seed end to end: weights recorded at every evaluation; with the label head the
+    selected state's label buffers are the encoder's embeddings of the label texts."""
+    from emomtl.finetune.loop import train_seed
+    from emomtl.finetune.precision import resolve
+    from emomtl.model.label_head import embed_labels
+
+    encoder = tiny_model().encoder
+    label_ids = {"T": [[1, 2 + i] for i in range(5)], "E": [[1, 30], [1, 31], [1, 32]]}
+    cfg = FinetuneConfig(
+        tasks="T+E",
+        head=head,
+        epochs=2,
+        batch_size=8,
+        evals_per_epoch=1,
+        precision="fp32",
+        weighting_method=method,
+        sampling=sampling,
+        dropout=0.0,
+    )
+    result = train_seed(
+        cfg,
+        tiny_data(),
+        encoder,
+        0,
+        resolve("fp32", "cpu"),
+        pad_id=0,
+        label_ids=label_ids if head == "label" else None,
+    )
+    assert [h["step"] for h in result.history] == [result.steps_per_epoch, result.steps_run]
+    assert all(set(h["weights"]) == {"T", "E"} for h in result.history)
+    if head == "label":
+        model = result.model.eval()
+        with torch.no_grad():
+            raw = model.label_embeddings()
+        for code in ("T", "E"):
+            expected = embed_labels(raw[code], model.head.label_center)
+            torch.testing.assert_close(model.head.label_features(code), expected)

@@ -347,9 +347,13 @@ def train_seed(
         return losses, features
 
     def recompute(batches: list[tuple[str, np.ndarray]]) -> dict[str, Tensor]:
+        """The step's losses under the updated weights (FAMO), in eval mode, no graph; the
+        label head's buffers are refreshed first (eval mode reads them)."""
         model.eval()
         try:
             with torch.no_grad():
+                with precision.autocast():
+                    model.sync_label_features()
                 return step_losses(batches)[0]
         finally:
             model.train()
