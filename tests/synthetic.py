@@ -28,3 +28,21 @@ def learnable_task(code: str, n: int, dim: int, seed: int) -> TaskData:
     return TaskData(
         TASKS[code], {s: x[i] for s, i in splits.items()}, {s: y[i] for s, i in splits.items()}
     )
+
+
+def tiny_bert(
+    *, vocab_size: int = 40, hidden_size: int = 16, layers: int = 2, max_positions: int = 32
+) -> torch.nn.Module:
+    """A randomly initialised BERT small enough for unit tests of fine-tuning (no weights to
+    download); seed torch first for a fixed initialisation."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=max_positions,
+    )
+    return BertModel(config)

@@ -78,20 +78,12 @@ def test_autocast_runs_matmuls_in_bf16_on_cpu() -> None:
 
 
 def _tiny_model() -> torch.nn.Module:
-    from transformers import BertConfig, BertModel
-
     from emomtl.data.tasks import TASKS
     from emomtl.finetune.model import FinetuneModel
+    from synthetic import tiny_bert
 
-    config = BertConfig(
-        vocab_size=50,
-        hidden_size=8,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=16,
-        max_position_embeddings=16,
-    )
-    return FinetuneModel(BertModel(config), [TASKS["T"]], hidden_dim=4)
+    encoder = tiny_bert(vocab_size=50, hidden_size=8, layers=3, max_positions=16)
+    return FinetuneModel(encoder, [TASKS["T"]], hidden_dim=4)
 
 
 def test_layer_index() -> None:

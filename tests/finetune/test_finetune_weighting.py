@@ -14,21 +14,13 @@ from emomtl.finetune.model import FinetuneModel
 from emomtl.finetune.sampler import TaskBatchSampler
 from emomtl.finetune.weighting import FINETUNE_METHODS, StepBackward, is_aggregator
 from emomtl.model.heads import per_sample_loss
+from synthetic import tiny_bert
 
 
 def tiny_model(seed: int = 0) -> FinetuneModel:
-    from transformers import BertConfig, BertModel
-
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=40,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=24,
-        max_position_embeddings=32,
-    )
-    model = FinetuneModel(BertModel(config), [TASKS["T"], TASKS["E"]], hidden_dim=8, dropout=0.0)
+    encoder = tiny_bert()  # 40 words, hidden 16, 2 layers
+    model = FinetuneModel(encoder, [TASKS["T"], TASKS["E"]], hidden_dim=8, dropout=0.0)
     return model.eval()  # no dropout: the manual computation below sees the same graph
 
 
