@@ -10,16 +10,12 @@ from emomtl.data.tasks import TASKS
 from emomtl.model import MultiTaskNet
 from emomtl.sampling import subset_indices
 from emomtl.train import TrainConfig, train
-from test_train import synthetic
+from test_train import synthetic_spaces
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {
-        "S": synthetic("S", 200),
-        "T": synthetic("T", 96, seed=1),
-        "E": synthetic("E", 160, seed=2),
-    }
+    return synthetic_spaces()
 
 
 def test_early_stopping_restores_the_dev_loss_minimum_and_stops_at_best_plus_patience(

@@ -38,6 +38,15 @@ def synthetic(code: str, n: int, d: int = 12, seed: int = 0) -> TaskData:
     return TaskData(task, features, targets)
 
 
+def synthetic_spaces() -> dict[str, TaskData]:
+    """Learnable S, T and E of different sizes (the protocol and registry tests' data)."""
+    return {
+        "S": synthetic("S", 200),
+        "T": synthetic("T", 96, seed=1),
+        "E": synthetic("E", 160, seed=2),
+    }
+
+
 @pytest.fixture(scope="module")
 def data() -> dict[str, TaskData]:
     return {

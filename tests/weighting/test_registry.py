@@ -17,16 +17,12 @@ from emomtl.train import TrainConfig, train
 from emomtl.weighting import WEIGHTINGS, Weighting
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_train import _assert_same_results, synthetic
+from test_train import _assert_same_results, synthetic_spaces
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {
-        "S": synthetic("S", 200),
-        "T": synthetic("T", 96, seed=1),
-        "E": synthetic("E", 160, seed=2),
-    }
+    return synthetic_spaces()
 
 
 def _sampling(key: str) -> str:

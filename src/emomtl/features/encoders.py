@@ -474,7 +474,7 @@ class FrozenEncoder:
         with bar as advance, torch.inference_mode(), autocast:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                input_ids, mask = _pad([ids[i] for i in rows], pad_id)
+                input_ids, mask = pad_batch([ids[i] for i in rows], pad_id)
                 output = self._model(input_ids=input_ids, attention_mask=mask)
                 out[rows] = pool(self.spec.pooling, output, mask)
                 advance(len(rows))
@@ -507,15 +507,22 @@ class FrozenEncoder:
         return ids, lengths
 
 
-def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token id lists to one (b, t_max) int64 tensor plus its (b, t_max) mask."""
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dynamic padding: right-pad token id lists to the longest in the batch (encoding here,
+    fine-tuning in :mod:`emomtl.finetune`).
+
+    Returns:
+        ``(input_ids, attention_mask)``, both ``(b, max_len)`` int64, on ``device``.
+    """
     width = max(len(s) for s in sequences)
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
         mask[row, : len(seq)] = 1
-    return input_ids, mask
+    return input_ids.to(device), mask.to(device)
 
 
 class _progress:

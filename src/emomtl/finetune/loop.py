@@ -30,9 +30,10 @@ import torch
 from torch import Tensor
 
 from emomtl.data.tasks import TASKS, Task
+from emomtl.features.encoders import pad_batch
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.data import TaskTokens, TokenizedSplit
-from emomtl.finetune.model import FinetuneModel, pad_batch
+from emomtl.finetune.model import FinetuneModel
 from emomtl.finetune.precision import Precision
 from emomtl.metrics import task_metrics
 from emomtl.model.heads import per_sample_loss

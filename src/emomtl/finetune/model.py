@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from emomtl.data.tasks import Task
+from emomtl.features.encoders import pad_batch
 from emomtl.features.pooling import pool
 from emomtl.model import MultiTaskNet
 from emomtl.model.label_head import LABEL_HEAD
@@ -143,20 +144,3 @@ class FinetuneModel(nn.Module):
         if self.label_rows and self.training:
             return self.head(features, label_features=self.label_embeddings())
         return self.head(features)
-
-
-def pad_batch(
-    sequences: Sequence[Sequence[int]], pad_id: int, device: str | torch.device = "cpu"
-) -> tuple[Tensor, Tensor]:
-    """Dynamic padding: right-pad token id lists to the longest in the batch.
-
-    Returns:
-        ``(input_ids, attention_mask)``, both ``(b, max_len)`` int64.
-    """
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return input_ids.to(device), mask.to(device)

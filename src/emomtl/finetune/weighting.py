@@ -104,8 +104,8 @@ class StepBackward:
         args: its hyper-parameters.
         codes: the step's task codes, in the order of ``losses`` (every task of the setting).
         shared_params: the encoder's and the shared layer's trainable parameters (those the
-            features do not depend on, e.g. an unused pooler, are left alone).
-        task_params: code -> that task's head parameters.
+            features do not depend on, e.g. an unused pooler, are left alone). Each head's
+            parameters are found by TorchJD in its task's graph and get that task's gradient.
     """
 
     def __init__(
@@ -114,7 +114,6 @@ class StepBackward:
         args: Mapping[str, Any],
         codes: Sequence[str],
         shared_params: Sequence[nn.Parameter],
-        task_params: Mapping[str, Sequence[nn.Parameter]],
     ) -> None:
         self.method, self.codes = method, list(codes)
         self.weighting = build(method, args, len(self.codes))
@@ -124,7 +123,6 @@ class StepBackward:
             else None
         )
         self.shared_params = list(shared_params)
-        self.task_params = {c: list(p) for c, p in task_params.items()}
         #: True when the step is one task's plain loss (equal weights, one-task sampling): the
         #: loop then backpropagates it itself, as before any method existed.
         self.plain = False
@@ -132,15 +130,12 @@ class StepBackward:
     @classmethod
     def for_model(cls, config: Any, model: nn.Module, *, every_task: bool) -> StepBackward:
         """The method of a :class:`~emomtl.finetune.config.FinetuneConfig` for a
-        :class:`~emomtl.finetune.model.FinetuneModel`: shared = encoder + shared layer,
-        task-specific = each MH head (aggregators only use the split)."""
+        :class:`~emomtl.finetune.model.FinetuneModel`: shared = encoder + shared layer (what
+        an aggregator combines; the heads keep their own task's gradient)."""
         head = model.head
         shared = [p for p in model.encoder.parameters() if p.requires_grad]
         shared += [p for p in head.base.parameters() if p.requires_grad]
-        tasks = (
-            {c: list(head.heads[c].parameters()) for c in head.codes} if head.head == "mh" else {}
-        )
-        method = cls(config.weighting_method, config.weighting_args, head.codes, shared, tasks)
+        method = cls(config.weighting_method, config.weighting_args, head.codes, shared)
         method.plain = config.weighting_method == "equal" and not every_task
         return method
 

@@ -149,14 +149,14 @@ def read_run(path: Path) -> Run:
     config = _read_json(path / "config.json")
     train = config.get("train", {})
     try:
-        tasks = format_task_spec(parse_task_spec(train["tasks"]))
+        selections = parse_task_spec(train["tasks"])
     except (KeyError, ValueError) as exc:
         raise ReportError(f"{path / 'config.json'}: cannot read train.tasks: {exc}") from exc
     run = Run(
         path=path,
-        tasks=tasks,
+        tasks=format_task_spec(selections),
         method=method_name(train.get("head", "mh"), train.get("weighting", "equal"))
-        + protocol_suffix(train, len(parse_task_spec(tasks))),
+        + protocol_suffix(train, len(selections)),
         config=config,
         planned_seeds=[int(s) for s in train.get("seeds", [])],
     )

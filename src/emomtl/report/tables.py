@@ -47,11 +47,16 @@ def metric_columns(primary: str, runs: Sequence[Run], code: str) -> list[tuple[s
             for key in seed.metrics.get("test", {}).get(code, {}):
                 if key not in keys and key != "loss" and not key.startswith("rmse_"):
                     keys.append(key)
-    titles = {k: METRIC_TITLES.get(k, k) for k in keys}
-    for key in keys:
-        if key.startswith("pearson_") and key not in METRIC_TITLES:
-            titles[key] = f"r {key.removeprefix('pearson_')}"
-    return [(key, titles[key]) for key in keys]
+    return [(key, metric_title(key)) for key in keys]
+
+
+def metric_title(key: str) -> str:
+    """A metric key's column title: :data:`METRIC_TITLES`, ``pearson_V`` -> "r V", else the key."""
+    if key in METRIC_TITLES:
+        return METRIC_TITLES[key]
+    if key.startswith("pearson_"):
+        return f"r {key.removeprefix('pearson_')}"
+    return key
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
