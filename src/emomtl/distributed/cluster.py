@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -39,11 +40,32 @@ _WORKER_PORTS = 40  # per node; Ray needs one port per worker process
 _MARKER_VARIABLE = "EMOMTL_LOCAL_RAY_CLUSTER"
 
 
+#: Lowest port handed to a test cluster's components.
+_LOW_PORT = 10000
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (outgoing connections take ports there)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on 127.0.0.1 now, below the ephemeral range: a port the kernel may hand to
+    any outgoing connection could be taken before the node that was given it binds it (a flaky
+    "Address already in use" at the GCS)."""
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randint(_LOW_PORT, _ephemeral_start() - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port on 127.0.0.1 below the ephemeral range")
 
 
 def _free_range(size: int, taken: set[int] | None = None) -> int:
@@ -56,7 +78,7 @@ def _free_range(size: int, taken: set[int] | None = None) -> int:
     taken = taken or set()
     for _ in range(200):
         start = free_port()
-        if start + size >= 65535:
+        if start + size >= _ephemeral_start():
             continue
         ok = True
         for port in range(start, start + size):
