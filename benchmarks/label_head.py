@@ -1,4 +1,5 @@
-"""Label-semantic head vs MH, leave-one-space-out zero-shot, few-shot (issue 14), frozen MiniLM.
+"""Label-semantic head vs MH, leave-one-space-out zero-shot, few-shot (issue 14), frozen MiniLM
+or (``--finetune``) fine-tuned with the encoder.
 
 Three parts, each written to ``--out`` (JSON, rewritten after every run, so an interrupted
 measurement keeps what finished) and printed as markdown tables:
@@ -17,6 +18,14 @@ Run by hand (features come from the feature cache, ``$EMOMTL_CACHE``)::
     python benchmarks/label_head.py --parts zero-shot --spaces S T E G --seeds 3
 
 ``--bundle DIR`` also saves the trained label-head model (for ``emomtl label-map``).
+
+With ``--finetune`` every run is a fine-tuning run (:func:`emomtl.finetune.run.run_finetune`,
+default 2 epochs, 3 seeds) written to its own directory under ``--runs`` one seed at a time, so an
+interrupted measurement resumes seed by seed; the held-out space of a zero-shot run is scored by
+each seed's fine-tuned encoder and head (:mod:`emomtl.finetune.held_out`)::
+
+    python benchmarks/label_head.py --finetune --parts zero-shot few-shot --fractions 0.01 \
+        --seeds 3 --runs runs/label_ft --out runs/label_ft.json
 """
 
 from __future__ import annotations
@@ -39,8 +48,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/label_head.json"))
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=100, help="fewer for a smoke test")
+    parser.add_argument("--epochs", type=float, default=None, help="default 100; --finetune 2")
+    parser.add_argument("--finetune", action="store_true", help="fine-tune the encoder too")
+    parser.add_argument("--runs", type=Path, default=Path("runs/label_head_ft"))
+    parser.add_argument("--limit", type=int, default=None, help="--finetune: rows per split")
     args = parser.parse_args()
+    args.epochs = args.epochs or (2 if args.finetune else 100)
+    if args.finetune:
+        return main_finetune(args)
 
     from emomtl.data.tasks import canonical_order, get_task
     from emomtl.experiments.label_transfer import zero_shot_metrics
@@ -68,8 +83,8 @@ def main() -> None:
         }
     )
 
-    def run(key: str, tasks: str, head: str):
-        config = TrainConfig(tasks=tasks, head=head, seeds=seeds, epochs=args.epochs)
+    def run(key: str, tasks: str, head: str, held_out: str | None = None):
+        config = TrainConfig(tasks=tasks, head=head, seeds=seeds, epochs=int(args.epochs))
         started = time.perf_counter()
         output = train(config, data, num_threads=args.threads)
         wall = time.perf_counter() - started
@@ -92,6 +107,21 @@ def main() -> None:
         print(f"{key}: {config.tasks} {head} {wall:.0f} s", flush=True)
         return output, record
 
+    def zero_shot(output, held: str) -> dict:
+        per_seed = zero_shot_metrics(output, data[held])
+        return {name: summarize([m[name] for m in per_seed]) for name in per_seed[0]}
+
+    run_parts(args, codes, held_codes, results, run, zero_shot=zero_shot)
+
+
+def run_parts(args, codes, held_codes, results: dict, run, *, zero_shot) -> None:
+    """Run every missing measurement of ``args.parts``; ``run(key, tasks, head)`` trains one
+    setting and returns ``(output, record)``, ``zero_shot(output, held)`` its held-out summary."""
+    from emomtl.data.loading import load_corpus
+    from emomtl.data.tasks import get_task
+    from emomtl.experiments.label_transfer import constant_baseline
+    from emomtl.finetune.data import typed_targets
+
     def save() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_suffix(".tmp")
@@ -106,38 +136,36 @@ def main() -> None:
                 continue
             output, part[head] = run(f"trained/{head}", joint, head)
             save()
-            if head == "label" and args.bundle is not None:
+            if head == "label" and args.bundle is not None and not args.finetune:
                 from emomtl.bundle import save_bundle
+                from emomtl.features.encoders import EncoderSpec
 
-                save_bundle(output, args.bundle, encoder=spec)
+                save_bundle(output, args.bundle, encoder=EncoderSpec())
     if "zero-shot" in args.parts:
-        from emomtl.experiments.label_transfer import constant_baseline
-
         baselines = results.setdefault("baselines", {})
         for held in held_codes:
-            targets = data[held].targets
-            baselines[held] = constant_baseline(data[held].task, targets["train"], targets["test"])
+            task = get_task(held)
+            splits = load_corpus(task).splits
+            train, test = (typed_targets(task, splits[s].targets) for s in ("train", "test"))
+            baselines[held] = constant_baseline(task, train, test)
         save()
         part = results.setdefault("zero-shot", {})
         for held in held_codes:
             if held in part:
                 continue
             rest = "+".join(c for c in codes if c != held)
-            output, record = run(f"zero-shot/{held}", rest, "label")
-            per_seed = zero_shot_metrics(output, data[held])
+            output, record = run(f"zero-shot/{held}", rest, "label", held_out=held)
             record["held_out"] = held
-            record["held_out_test"] = {
-                name: summarize([m[name] for m in per_seed]) for name in per_seed[0]
-            }
+            record["held_out_test"] = zero_shot(output, held)
             part[held] = record
             save()
     if "few-shot" in args.parts:
         part = results.setdefault("few-shot", {})
-        for held in held_codes:
-            for fraction in args.fractions:
+        for fraction in args.fractions:
+            for held in held_codes:
                 rest = [c for c in codes if c != held]
                 tasks = "+".join([f"{fraction:g}{held}", *rest])
-                for head in ("mh", "label"):
+                for head in ("label", "mh"):
                     key = f"{held}/{fraction:g}/{head}"
                     if key in part:
                         continue
@@ -154,12 +182,71 @@ def main() -> None:
     print_tables(results)
 
 
+def main_finetune(args) -> None:
+    """``--finetune``: the same parts with fine-tuning runs (one run directory per setting)."""
+    import torch
+
+    from emomtl.data.tasks import canonical_order, get_task
+    from emomtl.finetune.config import FinetuneConfig
+    from emomtl.finetune.run import run_finetune
+
+    codes = canonical_order(get_task(c).code for c in args.spaces)
+    held_codes = codes if args.held is None else [get_task(c).code for c in args.held]
+    seeds = tuple(range(args.seeds))
+    limit = None if args.limit is None else dict.fromkeys(("train", "dev", "test"), args.limit)
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results.setdefault("setup", {})
+    results["setup"].update(
+        {
+            "spaces": codes,
+            "seeds": list(seeds),
+            "epochs": args.epochs,
+            "finetune": True,
+            "runs": str(args.runs),
+            "threads": torch.get_num_threads(),
+            **({"limit": limit} if limit else {}),
+        }
+    )
+
+    def run(key: str, tasks: str, head: str, held_out: str | None = None):
+        config = FinetuneConfig(tasks=tasks, head=head, seeds=seeds, epochs=args.epochs)
+        out_dir = args.runs / key.replace("/", "__")
+        started = time.perf_counter()
+        output = run_finetune(
+            config,
+            out_dir,
+            limit=limit,
+            held_out=[held_out] if held_out else (),
+            log=lambda line: print(f"  {key}: {line}", flush=True),
+        )
+        wall = time.perf_counter() - started
+        test = output.results["test"]
+        record = {
+            "tasks": config.tasks,
+            "head": head,
+            "run_dir": str(out_dir),
+            "wall_s": wall,
+            "test": {
+                code: {get_task(code).primary_metric: test[code][get_task(code).primary_metric]}
+                for code in test
+            },
+        }
+        print(f"{key}: {config.tasks} {head} {wall:.0f} s", flush=True)
+        return output, record
+
+    def zero_shot(output, held: str) -> dict:
+        return output.results["zero_shot"]["test"][held]
+
+    run_parts(args, codes, held_codes, results, run, zero_shot=zero_shot)
+
+
 def print_tables(results: dict) -> None:
     """Markdown tables of whatever parts ``results`` holds."""
     from emomtl.data.tasks import get_task
 
     def cell(summary: dict) -> str:
-        return f"{summary['mean']:.3f} ± {summary['ci95']:.3f}"
+        ci = summary.get("ci95")
+        return f"{summary['mean']:.3f}" + ("" if ci is None else f" ± {ci:.3f}")
 
     if "trained" in results and {"mh", "label"} <= set(results["trained"]):
         mh, label = results["trained"]["mh"], results["trained"]["label"]

@@ -11,7 +11,9 @@ from emomtl.experiments.grid import (
     METHOD_SAMPLINGS,
     METHOD_TASKS,
     METHOD_WEIGHTINGS,
+    METHODS_GOEMOTIONS_GRID,
     METHODS_GRID,
+    SLOW_WEIGHTINGS,
     Setting,
     setting_from_slug,
 )
@@ -32,7 +34,22 @@ def test_grid_holds_every_method_sampling_and_task_string_once_plus_stl() -> Non
             assert s.sampling in EVERY_TASK_SAMPLERS  # proportional became round
     # the most informative part runs first: STL of 0.1S+T+E, then its balanced column
     assert [s.tasks for s in METHODS_GRID[:3]] == ["0.1S", "T", "E"]
-    assert {s.sampling for s in METHODS_GRID[3:13]} == {"balanced"}
+    fast = len(METHOD_WEIGHTINGS) - len(SLOW_WEIGHTINGS)
+    assert {s.sampling for s in METHODS_GRID[3 : 3 + fast]} == {"balanced"}
+    # the solver-per-step weightings come after every other cell of their task string
+    first = [s for s in METHODS_GRID if s.tasks == "0.1S+T+E"]
+    assert {s.weighting for s in first[-2 * len(METHOD_SAMPLINGS) :]} == set(SLOW_WEIGHTINGS)
+
+
+def test_goemotions_grid_adds_g_to_every_task_string_and_its_stl_baseline() -> None:
+    stl = [s.tasks for s in METHODS_GOEMOTIONS_GRID if s.is_stl]
+    assert stl == ["0.1S", "T", "E", "G", "S"]
+    mtl = [s for s in METHODS_GOEMOTIONS_GRID if not s.is_stl]
+    assert {s.tasks for s in mtl} == {"0.1S+T+E+G", "S+T+E+G"}
+    assert len(mtl) == len(METHODS_GRID) - 4
+    # the same cells as the grid without G, one for one
+    without_g = {(s.tasks, s.weighting, s.sampling) for s in METHODS_GRID if not s.is_stl}
+    assert {(s.tasks.removesuffix("+G"), s.weighting, s.sampling) for s in mtl} == without_g
 
 
 def test_slug_with_sampling_round_trips_and_clashes_are_refused() -> None:
@@ -60,3 +77,16 @@ def test_reproduce_methods_refuses_a_global_sampling(tmp_path) -> None:
     )
     assert result.exit_code != 0
     assert "sets sampling per setting" in result.output
+
+
+def test_the_goemotions_grid_trains_every_setting_with_its_own_options() -> None:
+    """GoEmotions is only learnt without the paper's weight decay; its grid fixes the options
+    for every cell, STL baselines included, so each comparison is like for like."""
+    from emomtl.experiments.grid import GRID_TRAIN_OPTIONS, GRIDS
+
+    assert set(GRID_TRAIN_OPTIONS) <= set(GRIDS)
+    options = GRID_TRAIN_OPTIONS["methods-goemotions"]
+    configs = [
+        s.train_config(selection="per-task", **options) for s in METHODS_GOEMOTIONS_GRID
+    ]
+    assert {(c.weight_decay, c.lr) for c in configs} == {(0.0, 1e-3)}

@@ -167,3 +167,15 @@ def test_weighting_methods_reach_the_config_and_bad_ones_are_refused(recorded, t
         assert result.exit_code == 1, extra
         assert message in " ".join(result.output.split()), (extra, result.output)
         assert "config" not in recorded
+
+
+def test_held_out_spaces_reach_the_run_and_frozen_runs_refuse_them(
+    recorded, tmp_path: Path
+) -> None:
+    base = ["train", "--tasks", "T+E", "--head", "label", "--out", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, [*base, "--finetune", "--held-out", "S+G"])
+    assert result.exit_code == 0, result.output
+    assert list(recorded["kwargs"]["held_out"]) == ["S", "G"]
+    frozen = CliRunner().invoke(app, [*base, "--held-out", "S"])
+    assert frozen.exit_code != 0
+    assert "--held-out is scored by fine-tuned runs" in frozen.output

@@ -27,6 +27,8 @@ from emomtl.cli.common import (
 
 #: Upper bound of ``--workers 0`` (one worker per core).
 MAX_AUTO_WORKERS = 8
+#: ``--grid`` values that run a methods grid (per-task selection, the methods report).
+METHOD_GRIDS: tuple[str, ...] = ("methods", "methods-goemotions")
 
 
 @app.command()
@@ -56,7 +58,9 @@ def reproduce(
         typer.Option(
             "--grid",
             help="paper (Table 4) | methods (issue 12: MTL methods x samplings vs STL, "
-            "per-task selection; default --out results/methods, report methods.md).",
+            "per-task selection; default --out results/methods, report methods.md) | "
+            "methods-goemotions (the same with GoEmotions as a fourth space; default --out "
+            "results/methods-goemotions).",
         ),
     ] = "paper",
     overwrite: Annotated[
@@ -107,7 +111,14 @@ def reproduce(
     A killed run resumes where it stopped when started again with the same options.
     """
     use_corpora(corpus)
-    from emomtl.experiments.grid import METHODS_GRID, QUICK, QUICK_SEEDS, SEEDS, TABLE4
+    from emomtl.experiments.grid import (
+        GRID_TRAIN_OPTIONS,
+        GRIDS,
+        QUICK,
+        QUICK_SEEDS,
+        SEEDS,
+        TABLE4,
+    )
     from emomtl.experiments.runner import run_grid
     from emomtl.features.encoders import EncoderError, EncoderSpec
 
@@ -123,9 +134,9 @@ def reproduce(
 
         executor = ray_executor(address)
     report_fn = None
-    if grid not in ("paper", "methods"):
-        raise fail(f"--grid {grid!r} is not one of paper, methods")
-    if grid == "methods":
+    if grid not in ("paper", *METHOD_GRIDS):
+        raise fail(f"--grid {grid!r} is not one of paper, {', '.join(METHOD_GRIDS)}")
+    if grid in METHOD_GRIDS:
         if quick or sampling != "proportional" or selection != "sum":
             raise fail(
                 "--grid methods sets sampling per setting and selection per-task; "
@@ -133,9 +144,9 @@ def reproduce(
             )
         from emomtl.report.methods import build_methods_report as report_fn
 
-        settings = METHODS_GRID
-        overrides = {"selection": "per-task"}
-        out = Path("results/methods") if out == Path("results/paper") else out
+        settings = GRIDS[grid]
+        overrides = {"selection": "per-task", **GRID_TRAIN_OPTIONS.get(grid, {})}
+        out = Path("results") / grid if out == Path("results/paper") else out
     try:
         spec = EncoderSpec(name=encoder, precision=precision)
         settings[0].train_config(seed_list, **overrides)  # validates the options up front

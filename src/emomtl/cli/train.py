@@ -51,10 +51,14 @@ def _print_tables(results: dict[str, Any]) -> None:
 
     from emomtl.data.tasks import TASKS
 
-    for code, metrics in results["test"].items():
+    sections = [("test", results["test"])]
+    if "zero_shot" in results:  # held-out spaces, scored from their label texts
+        sections.append(("test, zero-shot (held out)", results["zero_shot"]["test"]))
+    rows = [(what, code, metrics) for what, part in sections for code, metrics in part.items()]
+    for what, code, metrics in rows:
         task = TASKS[code]  # every space of the run is registered (built in or --corpus)
         table = Table(
-            title=f"{task.code} ({task.name}) test, {results['setting']}, "
+            title=f"{task.code} ({task.name}) {what}, {results['setting']}, "
             f"n = {len(results['seeds'])} seeds"
         )
         table.add_column("metric")
@@ -238,6 +242,15 @@ def train(
             "--save-dtype", help="Bundle encoder weights: fp32 | bf16.", rich_help_panel=_FT
         ),
     ] = "fp32",
+    held_out: Annotated[
+        str | None,
+        typer.Option(
+            "--held-out",
+            help="Spaces not trained on, scored zero-shot from their label texts by each seed "
+            "(leave-one-space-out; needs --head label), e.g. 'S' or 'T+E'.",
+            rich_help_panel=_FT,
+        ),
+    ] = None,
 ) -> None:
     """Train one setting over N seeds (as one batched model) and write its run directory."""
     use_corpora(corpus)
@@ -298,6 +311,12 @@ def train(
             cache_dir=cache_dir,
             data_options=data_options,
             as_json=as_json,
+            held_out=[c.strip() for c in held_out.split("+")] if held_out else [],
+        )
+    if held_out:
+        raise fail(
+            "--held-out is scored by fine-tuned runs (--finetune --head label); for frozen "
+            "features, benchmarks/label_head.py --parts zero-shot measures it"
         )
     seeds = 5 if seeds is None else seeds
     sampling = sampling or "proportional"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from emomtl.data.tasks import Task
     from emomtl.features.task_data import TaskData
+    from emomtl.model.network import MultiTaskNet
     from emomtl.train import TrainOutput
 
 
@@ -25,9 +26,7 @@ def zero_shot_metrics(
 ) -> list[dict[str, float]]:
     """Per seed of ``output`` (a label-head run without ``held``'s space): the held-out space's
     metrics on ``split`` from zero-shot scores of its label texts (``held.label_features``)."""
-    from emomtl.metrics import task_metrics
     from emomtl.model import MultiTaskNet
-    from emomtl.zero_shot import zero_shot_probabilities, zero_shot_raw
 
     task = held.task
     if task.code in output.task_codes:
@@ -40,15 +39,32 @@ def zero_shot_metrics(
     for seed in output.seeds:
         net = MultiTaskNet(output.input_dim, output.task_codes, "label", hidden).eval()
         net.load_state_dict(seed.state_dict)
-        if task.kind == "regression":
-            scores = zero_shot_raw(net, features, held.label_features)
-            metrics = task_metrics(task, targets, scores)
-            metrics = {k: v for k, v in metrics.items() if not k.startswith("rmse")}
-        else:
-            probs = zero_shot_probabilities(net, features, held.label_features, task.kind)
-            metrics = task_metrics(task, targets, probs)
-        results.append(metrics)
+        results.append(held_out_metrics(net, task, features, targets, held.label_features))
     return results
+
+
+def held_out_metrics(
+    net: MultiTaskNet,
+    task: Task,
+    features: torch.Tensor,
+    targets: torch.Tensor,
+    label_features: torch.Tensor,
+) -> dict[str, float]:
+    """The metrics of space ``task``, never trained on, scored zero-shot by the label-head
+    network ``net``: texts ``features (n, d)`` and the space's label texts ``label_features
+    (l, d)`` (encoder features, as the network's own encoder gives them), against ``targets``.
+
+    Multilabel ``sigmoid(raw + b0)`` against the 0.5 threshold, multiclass the softmax argmax,
+    regression the raw scores (Pearson r needs no scale or offset; RMSE is dropped)."""
+    from emomtl.metrics import task_metrics
+    from emomtl.zero_shot import zero_shot_probabilities, zero_shot_raw
+
+    if task.kind == "regression":
+        scores = zero_shot_raw(net, features, label_features)
+        metrics = task_metrics(task, targets, scores)
+        return {k: v for k, v in metrics.items() if not k.startswith("rmse")}
+    probs = zero_shot_probabilities(net, features, label_features, task.kind)
+    return task_metrics(task, targets, probs)
 
 
 def constant_baseline(

@@ -180,7 +180,10 @@ def read_seed(run_dir: Path, seed: int) -> dict[str, Any]:
 
 
 def aggregate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """``{"dev"|"test": {code: {metric: summarize(values over records)}}}``; None counts as NaN."""
+    """``{"dev"|"test": {code: {metric: summarize(values over records)}}}``; None counts as NaN.
+
+    Records that scored held-out spaces zero-shot (a ``zero_shot`` entry of the same shape) add
+    ``"zero_shot"`` aggregated over those records."""
     result: dict[str, Any] = {}
     for split in ("dev", "test"):
         per_task: dict[str, Any] = {}
@@ -193,6 +196,9 @@ def aggregate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
             code: {metric: summarize(values) for metric, values in metrics.items()}
             for code, metrics in per_task.items()
         }
+    held_out = [record["zero_shot"] for record in records if "zero_shot" in record]
+    if held_out:
+        result["zero_shot"] = aggregate(held_out)
     return result
 
 

@@ -20,6 +20,7 @@ def finetune_command(
     cache_dir: Path | None,
     data_options: dict[str, str],
     as_json: bool,
+    held_out: list[str] | None = None,
 ) -> None:
     """Run one fine-tuning setting from CLI options (None = the FinetuneConfig default).
 
@@ -30,6 +31,7 @@ def finetune_command(
         save_dtype: ``fp32`` | ``bf16`` encoder weights in the bundle.
         data_dir, cache_dir, data_options: data and cache resolution, ``load_corpus`` options.
         as_json: print ``results.json`` instead of tables.
+        held_out: spaces scored zero-shot by every seed (label head), see ``run_finetune``.
     """
     from emomtl.cli.common import console, fail
     from emomtl.data.errors import DataError, MissingDataError
@@ -58,6 +60,7 @@ def finetune_command(
             data_options=data_options,
             command=shlex.join(["emomtl", *sys.argv[1:]]),
             log=log,
+            held_out=held_out or (),
         )
     except (DataError, MissingDataError, EncoderError, FinetuneRunError, ValueError) as exc:
         raise fail(str(exc)) from exc

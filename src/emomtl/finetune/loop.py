@@ -57,6 +57,8 @@ class FinetuneSeedResult:
             (step 0 is the untrained model when ``evaluate_untrained``).
         head_state: the selected state of the :class:`~emomtl.model.MultiTaskNet` head.
         model: the selected model (encoder + head), kept for bundles; None once released.
+        zero_shot: ``{"dev"|"test": {code: metrics}}`` of held-out spaces scored zero-shot by
+            the selected model (:mod:`emomtl.finetune.held_out`), or None.
     """
 
     seed: int
@@ -71,9 +73,11 @@ class FinetuneSeedResult:
     best_step_per_task: dict[str, int] | None = None
     head_state: dict[str, Tensor] = field(default_factory=dict)
     model: FinetuneModel | None = None
+    zero_shot: dict[str, dict[str, dict[str, float]]] | None = None
 
     def record(self) -> dict[str, Any]:
         """The JSON part (the seed's ``metrics.json`` fields)."""
+        extra = {} if self.zero_shot is None else {"zero_shot": self.zero_shot}
         return {
             "seed": self.seed,
             "dev": self.metrics["dev"],
@@ -88,6 +92,7 @@ class FinetuneSeedResult:
             "train_size": self.train_size,
             "wall_time_s": self.wall_time_s,
             "history": self.history,
+            **extra,
         }
 
 
@@ -114,7 +119,6 @@ def loss_targets(task: Task, targets: Tensor, head: torch.nn.Module) -> Tensor:
     return (targets - mean) / std
 
 
-@torch.no_grad()
 def predict_raw(
     model: FinetuneModel,
     split: TokenizedSplit,
@@ -124,8 +128,44 @@ def predict_raw(
     batch_size: int,
     pad_id: int,
 ) -> Tensor:
-    """Raw outputs ``(n, l)`` float32 of task ``code`` for every row of ``split``, in row order
-    (rows are run longest first so each batch pads little)."""
+    """Raw outputs ``(n, l)`` float32 of task ``code`` for every row of ``split``, in row order."""
+    return map_rows(
+        lambda ids, mask: model(ids, mask)[code],
+        model,
+        split,
+        precision=precision,
+        batch_size=batch_size,
+        pad_id=pad_id,
+    )
+
+
+def embed_rows(
+    model: FinetuneModel,
+    split: TokenizedSplit,
+    *,
+    precision: Precision,
+    batch_size: int,
+    pad_id: int,
+) -> Tensor:
+    """Pooled encoder features ``(n, d)`` float32 of every row of ``split``, in row order."""
+    return map_rows(
+        model.embed, model, split, precision=precision, batch_size=batch_size, pad_id=pad_id
+    )
+
+
+@torch.no_grad()
+def map_rows(
+    fn: Callable[[Tensor, Tensor], Tensor],
+    model: FinetuneModel,
+    split: TokenizedSplit,
+    *,
+    precision: Precision,
+    batch_size: int,
+    pad_id: int,
+) -> Tensor:
+    """``fn(input_ids, attention_mask) -> (b, k)`` over every row of ``split`` with ``model`` in
+    eval mode under autocast: ``(n, k)`` float32 on the CPU, in row order (rows are run longest
+    first so each batch pads little)."""
     order = np.argsort(-split.lengths, kind="stable")
     out: Tensor | None = None
     was_training = model.training
@@ -135,7 +175,7 @@ def predict_raw(
             rows = order[start : start + batch_size]
             ids, mask = pad_batch([split.ids[r] for r in rows], pad_id, precision.device)
             with precision.autocast():
-                raw = model(ids, mask)[code].float().cpu()
+                raw = fn(ids, mask).float().cpu()
             if out is None:
                 out = torch.empty((len(order), raw.shape[1]), dtype=torch.float32)
             out[torch.as_tensor(rows)] = raw

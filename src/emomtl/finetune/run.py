@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ def run_finetune(
     log: Callable[[str], None] | None = None,
     limit: Mapping[str, int] | None = None,
     evaluate_untrained: bool = False,
+    held_out: Sequence[str] = (),
 ) -> FinetuneRun:
     """Fine-tune every seed of ``config`` not yet finished in ``out_dir``; write them as they end.
 
@@ -140,6 +141,9 @@ def run_finetune(
         log: called with progress lines.
         limit: split -> maximum rows per task (first rows), for tests and benchmarks; recorded.
         evaluate_untrained: also evaluate dev before training (history step 0).
+        held_out: label spaces not trained on, scored zero-shot on dev and test by each seed's
+            selected model (label head only; :mod:`emomtl.finetune.held_out`), written under
+            ``zero_shot`` in ``metrics.json`` and ``results.json``.
     """
     import torch
 
@@ -149,12 +153,18 @@ def run_finetune(
     from emomtl.experiments.store import finished_seeds, write_json
     from emomtl.features.encoders import available_cores
     from emomtl.finetune.data import load_tokenized, tokenize
+    from emomtl.finetune.held_out import held_out_scores, load_held_out
     from emomtl.finetune.loop import train_seed
     from emomtl.finetune.model import load_pretrained
     from emomtl.finetune.precision import resolve
     from emomtl.model.label_head import LABEL_HEAD, label_texts
 
     out_dir = Path(out_dir)
+    if held_out and config.head != LABEL_HEAD:
+        raise ValueError(
+            f"held-out spaces {list(held_out)} are scored from their label texts, which needs "
+            f"--head {LABEL_HEAD} (this run has {config.head!r})"
+        )
     precision = resolve(config.precision, config.device)
     if precision.device == "cpu":
         torch.set_num_threads(available_cores())
@@ -179,6 +189,7 @@ def run_finetune(
             "train": train,
             "encoder": encoder_spec,
             "data": {**data_options, **({"limit": dict(limit)} if limit else {})},
+            **({"held_out": list(held_out)} if held_out else {}),
             "runtime": runtime,
             "emomtl_version": __version__,
         },
@@ -188,6 +199,15 @@ def run_finetune(
     _, tokenizer, _ = load_pretrained(config.encoder, cache_dir)
     data = load_tokenized(
         parse_task_spec(config.tasks),
+        tokenizer,
+        config.max_length,
+        data_dir=data_dir,
+        data_options=data_options,
+        limit=limit,
+    )
+    held = load_held_out(
+        held_out,
+        list(data),
         tokenizer,
         config.max_length,
         data_dir=data_dir,
@@ -221,6 +241,14 @@ def run_finetune(
             log=log,
             label_ids=label_ids,
         )
+        if held:
+            result.zero_shot = held_out_scores(
+                result.model,
+                held,
+                precision=precision,
+                batch_size=config.eval_batch_size,
+                pad_id=tokenizer.pad_token_id or 0,
+            )
         write_finetune_seed(out_dir, result)
         run.results = write_finetune_results(out_dir, config)
         run.trained.append(seed)
@@ -233,6 +261,11 @@ def run_finetune(
             test = ", ".join(
                 f"{t.code} {result.metrics['test'][t.code][t.primary_metric]:.4f}" for t in tasks
             )
+            if result.zero_shot is not None:
+                test += "; zero-shot " + ", ".join(
+                    f"{code} {metrics[held[code].tokens.task.primary_metric]:.4f}"
+                    for code, metrics in result.zero_shot["test"].items()
+                )
             log(f"seed {seed} finished in {result.wall_time_s:.0f} s: test {test}")
     if not run.results:
         run.results = write_finetune_results(out_dir, config)
