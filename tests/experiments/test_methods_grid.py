@@ -86,7 +86,5 @@ def test_the_goemotions_grid_trains_every_setting_with_its_own_options() -> None
 
     assert set(GRID_TRAIN_OPTIONS) <= set(GRIDS)
     options = GRID_TRAIN_OPTIONS["methods-goemotions"]
-    configs = [
-        s.train_config(selection="per-task", **options) for s in METHODS_GOEMOTIONS_GRID
-    ]
+    configs = [s.train_config(selection="per-task", **options) for s in METHODS_GOEMOTIONS_GRID]
     assert {(c.weight_decay, c.lr) for c in configs} == {(0.0, 1e-3)}
