@@ -57,7 +57,7 @@ def main() -> None:
     if args.finetune:
         return main_finetune(args)
 
-    from emomtl.data.tasks import canonical_order, get_task
+    from emomtl.data.tasks import get_task
     from emomtl.experiments.label_transfer import zero_shot_metrics
     from emomtl.features.encoders import EncoderSpec
     from emomtl.features.label_text import attach_label_features
@@ -66,22 +66,11 @@ def main() -> None:
     from emomtl.train import TrainConfig, train
 
     spec = EncoderSpec()
-    codes = canonical_order(get_task(c).code for c in args.spaces)
-    held_codes = codes if args.held is None else [get_task(c).code for c in args.held]
+    codes, held_codes, seeds, results = open_results(
+        args, encoder=spec.to_dict(), threads=args.threads
+    )
     data = load_task_data(codes, spec=spec)
     attach_label_features(data, spec)
-    seeds = tuple(range(args.seeds))
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results.setdefault("setup", {})
-    results["setup"].update(
-        {
-            "spaces": codes,
-            "seeds": list(seeds),
-            "epochs": args.epochs,
-            "encoder": spec.to_dict(),
-            "threads": args.threads,
-        }
-    )
 
     def run(key: str, tasks: str, head: str, held_out: str | None = None):
         config = TrainConfig(tasks=tasks, head=head, seeds=seeds, epochs=int(args.epochs))
@@ -112,6 +101,21 @@ def main() -> None:
         return {name: summarize([m[name] for m in per_seed]) for name in per_seed[0]}
 
     run_parts(args, codes, held_codes, results, run, zero_shot=zero_shot)
+
+
+def open_results(args, **setup) -> tuple[list[str], list[str], tuple[int, ...], dict]:
+    """The spaces, held-out spaces and seeds of ``args``, and the results file so far (a rerun
+    adds what is missing) with its ``setup`` updated by ``setup``."""
+    from emomtl.data.tasks import canonical_order, get_task
+
+    codes = canonical_order(get_task(c).code for c in args.spaces)
+    held_codes = codes if args.held is None else [get_task(c).code for c in args.held]
+    seeds = tuple(range(args.seeds))
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results.setdefault("setup", {}).update(
+        {"spaces": codes, "seeds": list(seeds), "epochs": args.epochs, **setup}
+    )
+    return codes, held_codes, seeds, results
 
 
 def run_parts(args, codes, held_codes, results: dict, run, *, zero_shot) -> None:
@@ -186,27 +190,15 @@ def main_finetune(args) -> None:
     """``--finetune``: the same parts with fine-tuning runs (one run directory per setting)."""
     import torch
 
-    from emomtl.data.tasks import canonical_order, get_task
+    from emomtl.data.tasks import get_task
     from emomtl.finetune.config import FinetuneConfig
     from emomtl.finetune.run import run_finetune
 
-    codes = canonical_order(get_task(c).code for c in args.spaces)
-    held_codes = codes if args.held is None else [get_task(c).code for c in args.held]
-    seeds = tuple(range(args.seeds))
     limit = None if args.limit is None else dict.fromkeys(("train", "dev", "test"), args.limit)
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results.setdefault("setup", {})
-    results["setup"].update(
-        {
-            "spaces": codes,
-            "seeds": list(seeds),
-            "epochs": args.epochs,
-            "finetune": True,
-            "runs": str(args.runs),
-            "threads": torch.get_num_threads(),
-            **({"limit": limit} if limit else {}),
-        }
-    )
+    setup = {"finetune": True, "runs": str(args.runs), "threads": torch.get_num_threads()}
+    if limit:
+        setup["limit"] = limit
+    codes, held_codes, seeds, results = open_results(args, **setup)
 
     def run(key: str, tasks: str, head: str, held_out: str | None = None):
         config = FinetuneConfig(tasks=tasks, head=head, seeds=seeds, epochs=args.epochs)

@@ -92,7 +92,7 @@ def held_out_scores(
 
     from emomtl.experiments.label_transfer import held_out_metrics
     from emomtl.finetune.data import TokenizedSplit
-    from emomtl.finetune.loop import embed_rows
+    from emomtl.finetune.loop import map_rows
     from emomtl.zero_shot import require_label_head
 
     require_label_head(model.head, "a fine-tuned model")
@@ -104,10 +104,10 @@ def held_out_scores(
             lengths=np.array([len(r) for r in space.label_ids], dtype=np.int64),
             targets=torch.empty(0),
         )
-        label_features = embed_rows(model, labels, **kw)
+        label_features = map_rows(model.embed, model, labels, **kw)
         for split in HELD_OUT_SPLITS:
             part = space.tokens.splits[split]
-            features = embed_rows(model, part, **kw)
+            features = map_rows(model.embed, model, part, **kw)
             result[split][code] = held_out_metrics(
                 model.head, space.tokens.task, features, part.targets, label_features
             )

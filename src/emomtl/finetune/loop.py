@@ -139,20 +139,6 @@ def predict_raw(
     )
 
 
-def embed_rows(
-    model: FinetuneModel,
-    split: TokenizedSplit,
-    *,
-    precision: Precision,
-    batch_size: int,
-    pad_id: int,
-) -> Tensor:
-    """Pooled encoder features ``(n, d)`` float32 of every row of ``split``, in row order."""
-    return map_rows(
-        model.embed, model, split, precision=precision, batch_size=batch_size, pad_id=pad_id
-    )
-
-
 @torch.no_grad()
 def map_rows(
     fn: Callable[[Tensor, Tensor], Tensor],
