@@ -5,7 +5,7 @@ so :func:`emomtl.experiments.runner.run_grid` drives both alike: each setting is
 trains all its missing seeds (batched, as in-process) and returns the ``TrainOutput``; the driver
 receives each result as soon as its task finishes and writes it there (so resume and crash safety
 are the runner's: a cell is finished when the driver has written its ``metrics.json``). Jobs are
-submitted in the order given (the runner puts the longest first).
+submitted in the order given (the runner keeps the grid's order).
 
 Features travel once: every distinct ``TaskData`` of the grid is put into the object store once
 (``ray.put``) and handed to the tasks by reference, so a node fetches each corpus' features at most

@@ -247,7 +247,9 @@ def run_grid(
             affected. With ``workers > 1`` this is per worker (default: cores // workers).
         workers: settings trained side by side, one process each
             (:mod:`emomtl.experiments.workers`); 1 trains them one after another in this process.
-            Results are written here as each setting finishes, longest settings are started first.
+            Results are written here as each setting finishes; settings start in grid order (the
+            grids list first what a run cut short most needs: the STL baselines, then the cheap
+            cells before the slow ones).
             ``train_fn`` must then be picklable.
         train_fn, load_fn, write_fn, report_fn: injectable stages; defaults are
             :func:`emomtl.train.train`, :func:`emomtl.features.task_data.load_task_data`,
@@ -488,7 +490,6 @@ def _train_in_processes(
             except Exception as exc:
                 run.fail(exc)
         on_outcome(run.outcome)  # finished earlier, or failed before training
-    jobs.sort(key=lambda job: -_training_rows(job.config, job.data))  # longest first
     for result in execute(jobs, workers=workers, threads=threads):
         run = runs[result.key]
         t0 = time.perf_counter()
@@ -499,17 +500,6 @@ def _train_in_processes(
             run.finish(result.output)
         run.outcome.wall_time_s = result.seconds + time.perf_counter() - t0
         on_outcome(run.outcome)
-
-
-def _training_rows(config: TrainConfig, data: Mapping[str, TaskData]) -> float:
-    """Training rows per seed times seeds: a proxy of a setting's training time."""
-    from emomtl.data.tasks import parse_task_spec
-
-    rows = sum(
-        sel.fraction * len(data[sel.task.code].features["train"])
-        for sel in parse_task_spec(config.tasks)
-    )
-    return rows * len(config.seeds)
 
 
 def check_compatible(

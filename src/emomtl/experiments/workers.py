@@ -82,7 +82,7 @@ def run_in_processes(
 ) -> Iterator[JobResult]:
     """Run ``jobs`` in ``workers`` spawned processes; yield each result as soon as it finishes.
 
-    Jobs are started in the given order (put the longest first for the best balance). A job that
+    Jobs are started in the given order. A job that
     raises is yielded with its exception and the others go on; if a worker process dies (e.g.
     killed for memory), the jobs it took down are yielded with the ``BrokenProcessPool`` error.
     Stopping the iteration early (or Ctrl-C in the parent) stops the workers at once; jobs not
