@@ -82,9 +82,9 @@ def test_reproduce_methods_refuses_a_global_sampling(tmp_path) -> None:
 def test_the_goemotions_grid_trains_every_setting_with_its_own_options() -> None:
     """GoEmotions is only learnt without the paper's weight decay; its grid fixes the options
     for every cell, STL baselines included, so each comparison is like for like."""
-    from emomtl.experiments.grid import GRID_TRAIN_OPTIONS, GRIDS
+    from emomtl.experiments.grid import GRID_TRAIN_OPTIONS, GRIDS, METHOD_GRIDS
 
-    assert set(GRID_TRAIN_OPTIONS) <= set(GRIDS)
+    assert set(GRID_TRAIN_OPTIONS) <= set(METHOD_GRIDS) <= set(GRIDS)
     options = GRID_TRAIN_OPTIONS["methods-goemotions"]
     configs = [s.train_config(selection="per-task", **options) for s in METHODS_GOEMOTIONS_GRID]
     assert {(c.weight_decay, c.lr) for c in configs} == {(0.0, 1e-3)}

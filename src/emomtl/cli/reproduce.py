@@ -27,8 +27,6 @@ from emomtl.cli.common import (
 
 #: Upper bound of ``--workers 0`` (one worker per core).
 MAX_AUTO_WORKERS = 8
-#: ``--grid`` values that run a methods grid (per-task selection, the methods report).
-METHOD_GRIDS: tuple[str, ...] = ("methods", "methods-goemotions")
 
 
 @app.command()
@@ -114,6 +112,7 @@ def reproduce(
     from emomtl.experiments.grid import (
         GRID_TRAIN_OPTIONS,
         GRIDS,
+        METHOD_GRIDS,
         QUICK,
         QUICK_SEEDS,
         SEEDS,
