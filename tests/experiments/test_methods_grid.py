@@ -36,9 +36,13 @@ def test_grid_holds_every_method_sampling_and_task_string_once_plus_stl() -> Non
     assert [s.tasks for s in METHODS_GRID[:3]] == ["0.1S", "T", "E"]
     fast = len(METHOD_WEIGHTINGS) - len(SLOW_WEIGHTINGS)
     assert {s.sampling for s in METHODS_GRID[3 : 3 + fast]} == {"balanced"}
-    # the solver-per-step weightings come after every other cell of their task string
-    first = [s for s in METHODS_GRID if s.tasks == "0.1S+T+E"]
-    assert {s.weighting for s in first[-2 * len(METHOD_SAMPLINGS) :]} == set(SLOW_WEIGHTINGS)
+    # the solver-per-step weightings come after every other cell of every task string
+    slow = len(METHOD_TASKS) * len(SLOW_WEIGHTINGS) * len(METHOD_SAMPLINGS)
+    assert {s.weighting for s in METHODS_GRID[-slow:]} == set(SLOW_WEIGHTINGS)
+    assert not {s.weighting for s in METHODS_GRID[:-slow]} & set(SLOW_WEIGHTINGS)
+    assert [s.tasks for s in METHODS_GRID[-slow:]] == sorted(
+        (s.tasks for s in METHODS_GRID[-slow:]), key=METHOD_TASKS.index
+    )
 
 
 def test_goemotions_grid_adds_g_to_every_task_string_and_its_stl_baseline() -> None:

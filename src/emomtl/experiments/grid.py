@@ -186,8 +186,18 @@ def method_sampling(weighting: str, sampling: str) -> str:
 def methods_grid(task_strings: tuple[str, ...]) -> tuple[Setting, ...]:
     """The methods grid on ``task_strings``, in the order a grid cut short is most useful: per
     task string the STL baselines of its spaces (at their fractions), then every sampling
-    (balanced first) of every weighting with the MH head, the :data:`SLOW_WEIGHTINGS` after all
-    the others."""
+    (balanced first) of every weighting with the MH head; the :data:`SLOW_WEIGHTINGS` (a solver
+    per step, several times the others' cost) of every task string after all the others, so
+    that a run stopped early has compared every cheap method on every task string."""
+
+    def cells(tasks: str, slow: bool) -> list[Setting]:
+        return [
+            Setting(tasks, "mh", weighting, method_sampling(weighting, sampling))
+            for sampling in METHOD_SAMPLINGS
+            for weighting in METHOD_WEIGHTINGS
+            if (weighting in SLOW_WEIGHTINGS) == slow
+        ]
+
     grid: list[Setting] = []
     for tasks in task_strings:
         selections = {sel.task.code: sel for sel in parse_task_spec(tasks)}
@@ -196,13 +206,9 @@ def methods_grid(task_strings: tuple[str, ...]) -> tuple[Setting, ...]:
             own = selections.get(sel.task.code)
             if own is not None and own.fraction == sel.fraction and stl not in grid:
                 grid.append(stl)
-        for slow in (False, True):
-            grid += [
-                Setting(tasks, "mh", weighting, method_sampling(weighting, sampling))
-                for sampling in METHOD_SAMPLINGS
-                for weighting in METHOD_WEIGHTINGS
-                if (weighting in SLOW_WEIGHTINGS) == slow
-            ]
+        grid += cells(tasks, slow=False)
+    for tasks in task_strings:
+        grid += cells(tasks, slow=True)
     return tuple(grid)
 
 
