@@ -17,8 +17,9 @@ import torch
 from emomtl.data.tasks import TASKS
 from emomtl.finetune.bundle import save_finetuned_bundle
 from emomtl.finetune.config import FinetuneConfig
-from emomtl.finetune.run import run_finetune, setting_name
+from emomtl.finetune.run import run_finetune
 from emomtl.model.label_head import embed_labels, label_texts
+from emomtl.naming import run_name
 from emomtl.predict import EmotionAnalyzer
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -57,7 +58,7 @@ def test_the_run_is_stored_and_named_as_a_label_head_run(label_run) -> None:
     out, run, _ = label_run
     assert json.loads((out / "config.json").read_text())["train"]["head"] == "label"
     assert read_run(out).method == "LABEL+FT"
-    assert setting_name(CONFIG) == "S+T+E FT [label]" == run.results["setting"]
+    assert run_name(CONFIG.to_dict()) == "S+T+E LABEL+FT" == run.results["setting"]
     assert all(torch.isfinite(torch.tensor(h["score"])) for h in run.best.history)
 
 

@@ -148,7 +148,7 @@ def test_a_real_fine_tune_with_upgrad_on_round_batches(data_dir, tmp_path) -> No
     weights = run.best.history[-1]["weights"]
     assert set(weights) == {"S", "T", "E"} and all(w > 0 for w in weights.values())
     assert read_run(tmp_path / "run").method == "MH+FT+UPGRAD [round]"
-    assert run.results["setting"] == "S+T+E FT [upgrad, round]"
+    assert run.results["setting"] == "S+T+E MH+FT+UPGRAD [round]"
 
 
 def tiny_data(n: int = 24) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from emomtl.naming import protocol_suffix
 from emomtl.report.build import build_report
-from emomtl.report.collect import collect, protocol_suffix
+from emomtl.report.collect import collect
 from report.conftest import write_run
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emomtl.report.collect import ReportError, collect, method_name, tidy
+from emomtl.naming import method_name
+from emomtl.report.collect import ReportError, collect, tidy
 from emomtl.report.paper_values import PaperValue
 from emomtl.report.tables import DAGGER, fmt_mean_ci, paper_cell, paper_layout_table
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from emomtl.data.tasks import format_task_spec, parse_task_spec
+from emomtl.naming import method_name
 from emomtl.report import paper_values
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,19 +73,17 @@ class Setting:
 
     @property
     def method(self) -> str:
-        """The paper's *Method* column: ``MH``, ``GN``, ``SE`` or ``SE+GN``.
-
-        STL rows are labelled ``MH`` as in the paper's Table 4 (the network with one head).
-        Unknown weightings are named after their key, e.g. ``mh-uw``.
-        """
-        return METHODS.get((self.head, self.weighting), f"{self.head}-{self.weighting}")
+        """The paper's *Method* column (:func:`emomtl.naming.method_name`): ``MH``, ``GN``,
+        ``SE``, ``SE+GN``, or e.g. ``MH+UW`` for a weighting the paper did not use. STL rows are
+        ``MH`` as in the paper's Table 4 (the network with one head)."""
+        return method_name(self.head, self.weighting)
 
     @property
     def name(self) -> str:
-        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"`` (``"... (balanced)"`` with a
-        sampling of its own)."""
+        """Human-readable row name, e.g. ``"0.1S+T+E SE+GN"``, ``"0.1S+T+E MH+UW [balanced]"``
+        with a sampling of its own."""
         name = f"{self.tasks} {self.method}"
-        return f"{name} ({self.sampling})" if self.sampling else name
+        return f"{name} [{self.sampling}]" if self.sampling else name
 
     @property
     def slug(self) -> str:

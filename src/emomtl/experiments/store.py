@@ -99,19 +99,6 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
     return Path(run_dir) / f"seed_{seed}"
 
 
-def setting_name(config: TrainConfig) -> str:
-    """The paper-style row name, e.g. ``"0.1S+T+E SE+GN"``, plus non-default sampling/selection."""
-    from emomtl.experiments.grid import Setting
-
-    name = Setting(config.tasks, config.head, config.weighting).name
-    extras = [
-        v
-        for v, default in ((config.sampling, "proportional"), (config.selection, "sum"))
-        if v != default
-    ]
-    return f"{name} [{', '.join(extras)}]" if extras else name
-
-
 def write_config(
     run_dir: Path,
     config: TrainConfig,
@@ -204,12 +191,11 @@ def aggregate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 def write_results(run_dir: Path, seeds: list[int] | None = None) -> dict[str, Any]:
     """Aggregate the finished seeds (or ``seeds``) from disk into ``results.json``; return it."""
-    from emomtl.train import TrainConfig
+    from emomtl.naming import run_name
 
     run_dir = Path(run_dir)
-    config = TrainConfig.from_dict(read_config(run_dir)["train"])
     seeds = finished_seeds(run_dir) if seeds is None else sorted(seeds)
-    results = {"setting": setting_name(config), "seeds": seeds}
+    results = {"setting": run_name(read_config(run_dir)["train"]), "seeds": seeds}
     results.update(aggregate([read_seed(run_dir, s) for s in seeds]))
     write_json(run_dir / RESULTS, results)
     return _read_json(run_dir / RESULTS)

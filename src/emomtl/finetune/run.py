@@ -22,6 +22,7 @@ from typing import Any
 
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.loop import FinetuneSeedResult, selection_score
+from emomtl.naming import run_name
 
 
 class FinetuneRunError(ValueError):
@@ -50,25 +51,6 @@ class FinetuneRun:
     best: FinetuneSeedResult | None = None
     tokenizer: Any = None
     encoder_spec: dict[str, Any] = field(default_factory=dict)
-
-
-def setting_name(config: FinetuneConfig) -> str:
-    """Row name, e.g. ``"S+T+E FT"`` (a non-default head, sampling or selection appended in
-    brackets: ``"S+T+E FT [label]"``)."""
-    from emomtl.data.tasks import format_task_spec, parse_task_spec
-
-    name = f"{format_task_spec(parse_task_spec(config.tasks))} FT"
-    extras = [
-        value
-        for value, default in (
-            (config.head, "mh"),
-            (config.weighting_method, "equal"),
-            (config.sampling, "temperature"),
-            (config.selection, "mean"),
-        )
-        if value != default
-    ]
-    return f"{name} [{', '.join(extras)}]" if extras else name
 
 
 def _check_existing(out_dir: Path, train: dict[str, Any]) -> None:
@@ -109,7 +91,7 @@ def write_finetune_results(out_dir: Path, config: FinetuneConfig) -> dict[str, A
     from emomtl.experiments.store import RESULTS, aggregate, finished_seeds, read_seed, write_json
 
     seeds = finished_seeds(out_dir)
-    results: dict[str, Any] = {"setting": setting_name(config), "seeds": seeds}
+    results: dict[str, Any] = {"setting": run_name(config.to_dict()), "seeds": seeds}
     results.update(aggregate([read_seed(out_dir, s) for s in seeds]))
     write_json(out_dir / RESULTS, results)
     import json

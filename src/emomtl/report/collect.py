@@ -9,49 +9,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from emomtl.data.tasks import canonical_order, format_task_spec, parse_task_spec
-from emomtl.report.paper_values import METHOD_NAMES as METHODS
+from emomtl.naming import method_name, protocol_suffix
 from emomtl.report.paper_values import SettingKey
 
 
 class ReportError(Exception):
     """The results directory cannot be turned into a report; the message says why and what to do."""
-
-
-def method_name(head: str, weighting: str) -> str:
-    """The paper's method name for a head and loss weighting: ``("se", "gradnorm") -> "SE+GN"``.
-
-    Weightings the paper did not use are named after themselves (``("mh", "uw") -> "MH+UW"``).
-    """
-    return METHODS.get((head, weighting), f"{head.upper()}+{weighting.upper()}")
-
-
-#: Training-protocol defaults a row name leaves out: (sampling, selection) of frozen-feature
-#: runs (the paper's) and of fine-tuned runs.
-PROTOCOL_DEFAULTS: Mapping[bool, tuple[str, str]] = MappingProxyType(
-    {False: ("proportional", "sum"), True: ("temperature", "mean")}
-)
-
-
-def protocol_suffix(train: Mapping[str, Any], n_tasks: int) -> str:
-    """``" [balanced, per-task]"``: the run's sampling (multi-task runs only; one task has
-    nothing to sample between) and selection where they differ from the defaults of its mode
-    (:data:`PROTOCOL_DEFAULTS`), so settings that differ only in them are separate rows;
-    ``""`` for the defaults."""
-    sampling_default, selection_default = PROTOCOL_DEFAULTS[bool(train.get("finetune", False))]
-    sampling = str(train.get("sampling", sampling_default))
-    selection = str(train.get("selection", selection_default))
-    extras = [sampling] if n_tasks > 1 and sampling != sampling_default else []
-    extras += [selection] if selection != selection_default else []
-    return f" [{', '.join(extras)}]" if extras else ""
 
 
 @dataclass
