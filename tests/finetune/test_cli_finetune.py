@@ -21,7 +21,8 @@ def recorded(monkeypatch, tmp_path: Path) -> dict:
     def fake_run(config, out_dir, **kwargs):
         calls["config"], calls["out"], calls["kwargs"] = config, out_dir, kwargs
         results = {"setting": "x", "seeds": [], "dev": {}, "test": {}}
-        return FinetuneRun(Path(out_dir), results, {"device": "cpu", "precision": "fp32"})
+        runtime = {"device": "cpu", "precision": "fp32"}
+        return FinetuneRun(Path(out_dir), results, runtime, config=config)
 
     monkeypatch.setattr("emomtl.finetune.run.run_finetune", fake_run)
     return calls
@@ -179,3 +180,12 @@ def test_held_out_spaces_reach_the_run_and_frozen_runs_refuse_them(
     frozen = CliRunner().invoke(app, [*base, "--held-out", "S"])
     assert frozen.exit_code != 0
     assert "--held-out is scored by fine-tuned runs" in frozen.output
+
+
+def test_save_without_a_model_in_memory_is_a_clear_error(recorded, tmp_path) -> None:
+    # the fake run trained nothing (every seed finished on disk): nothing can be saved
+    args = ["train", "--finetune", "--out", str(tmp_path / "r"), "--save", str(tmp_path / "b")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "already finished" in result.output and "new --out" in result.output
+    assert not (tmp_path / "b").exists()

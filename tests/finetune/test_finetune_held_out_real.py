@@ -12,7 +12,6 @@ import torch
 
 from emomtl.data.loading import load_corpus
 from emomtl.data.tasks import TASKS
-from emomtl.finetune.bundle import save_finetuned_bundle
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.run import run_finetune
 from emomtl.metrics import task_metrics
@@ -36,15 +35,7 @@ CONFIG = FinetuneConfig(
 def held_out_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ft-held-out") / "run"
     run = run_finetune(CONFIG, out, data_dir=data_dir, limit=LIMIT, held_out=["S"])
-    bundle = save_finetuned_bundle(
-        run.best,
-        out.parent / "bundle",
-        config=CONFIG,
-        tokenizer=run.tokenizer,
-        encoder_spec=run.encoder_spec,
-        results=run.results,
-    )
-    return out, run, bundle
+    return out, run, run.save_bundle(out.parent / "bundle")
 
 
 def test_held_out_scores_are_stored_per_seed_and_aggregated(held_out_run) -> None:

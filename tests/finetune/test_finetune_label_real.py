@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from emomtl.data.tasks import TASKS
-from emomtl.finetune.bundle import save_finetuned_bundle
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.run import run_finetune
 from emomtl.model.label_head import embed_labels, label_texts
@@ -41,15 +40,7 @@ TEXTS = ["I can't believe we won the final!", "The house was cold and silent.", 
 def label_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ft-label") / "run"
     run = run_finetune(CONFIG, out, data_dir=data_dir, limit=LIMIT, evaluate_untrained=True)
-    bundle = save_finetuned_bundle(
-        run.best,
-        out.parent / "bundle",
-        config=CONFIG,
-        tokenizer=run.tokenizer,
-        encoder_spec=run.encoder_spec,
-        results=run.results,
-    )
-    return out, run, bundle
+    return out, run, run.save_bundle(out.parent / "bundle")
 
 
 def test_the_run_is_stored_and_named_as_a_label_head_run(label_run) -> None:

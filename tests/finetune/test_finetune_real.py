@@ -17,7 +17,7 @@ from emomtl.bundle import BundleError, load_bundle
 from emomtl.data.loading import load_corpus
 from emomtl.data.tasks import TASKS
 from emomtl.features.encoders import EncoderSpec
-from emomtl.finetune.bundle import in_memory_encoder, save_finetuned_bundle
+from emomtl.finetune.bundle import in_memory_encoder
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.run import FinetuneRunError, run_finetune
 from emomtl.predict import EmotionAnalyzer
@@ -47,18 +47,7 @@ def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def bundles(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _, run = tiny_run
     root = tmp_path_factory.mktemp("bundles")
-    return {
-        dtype: save_finetuned_bundle(
-            run.best,
-            root / dtype,
-            config=CONFIG,
-            tokenizer=run.tokenizer,
-            encoder_spec=run.encoder_spec,
-            save_dtype=dtype,
-            results=run.results,
-        )
-        for dtype in ("fp32", "bf16")
-    }
+    return {dtype: run.save_bundle(root / dtype, dtype) for dtype in ("fp32", "bf16")}
 
 
 def test_fine_tuning_beats_the_untrained_model_on_dev(tiny_run) -> None:

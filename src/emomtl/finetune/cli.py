@@ -36,7 +36,6 @@ def finetune_command(
     from emomtl.cli.common import console, fail
     from emomtl.data.errors import DataError, MissingDataError
     from emomtl.features.encoders import EncoderError
-    from emomtl.finetune.bundle import save_finetuned_bundle
     from emomtl.finetune.config import SAVE_DTYPES, FinetuneConfig
     from emomtl.finetune.run import FinetuneRunError, run_finetune
 
@@ -65,20 +64,10 @@ def finetune_command(
     except (DataError, MissingDataError, EncoderError, FinetuneRunError, ValueError) as exc:
         raise fail(str(exc)) from exc
     if save is not None:
-        if run.best is None:
-            raise fail(
-                f"every seed was already finished in {out}, so no model is in memory to save; "
-                "use a new --out to train (and save) again"
-            )
-        save_finetuned_bundle(
-            run.best,
-            save,
-            config=config,
-            tokenizer=run.tokenizer,
-            encoder_spec=run.encoder_spec,
-            save_dtype=save_dtype,
-            results=run.results,
-        )
+        try:
+            run.save_bundle(save, save_dtype)
+        except FinetuneRunError as exc:
+            raise fail(str(exc)) from exc
     if as_json:
         print(json.dumps(run.results, indent=2))
         return

@@ -42,6 +42,7 @@ class FinetuneRun:
             bundle); None when every seed was already finished.
         tokenizer: the encoder's tokenizer.
         encoder_spec: ``{"name", "pooling", "max_length", "precision"}`` of the fine-tuned encoder.
+        config: the run's config.
     """
 
     out_dir: Path
@@ -51,6 +52,31 @@ class FinetuneRun:
     best: FinetuneSeedResult | None = None
     tokenizer: Any = None
     encoder_spec: dict[str, Any] = field(default_factory=dict)
+    config: FinetuneConfig | None = None
+
+    def save_bundle(self, directory: Path, save_dtype: str = "fp32") -> Path:
+        """Write :attr:`best` as a bundle (:func:`~emomtl.finetune.bundle.save_finetuned_bundle`).
+
+        Raises:
+            FinetuneRunError: when no trained model is in memory (every seed was finished on
+                disk before this call).
+        """
+        from emomtl.finetune.bundle import save_finetuned_bundle
+
+        if self.best is None or self.config is None:
+            raise FinetuneRunError(
+                f"every seed was already finished in {self.out_dir}, so no model is in memory to "
+                "save; use a new --out to train (and save) again"
+            )
+        return save_finetuned_bundle(
+            self.best,
+            directory,
+            config=self.config,
+            tokenizer=self.tokenizer,
+            encoder_spec=self.encoder_spec,
+            save_dtype=save_dtype,
+            results=self.results,
+        )
 
 
 def _check_existing(out_dir: Path, train: dict[str, Any]) -> None:
@@ -203,7 +229,9 @@ def run_finetune(
             for code, t in data.items()
         }
     done = set(finished_seeds(out_dir))
-    run = FinetuneRun(out_dir, {}, runtime, tokenizer=tokenizer, encoder_spec=encoder_spec)
+    run = FinetuneRun(
+        out_dir, {}, runtime, tokenizer=tokenizer, encoder_spec=encoder_spec, config=config
+    )
     best_score = -math.inf
     tasks = [t.task for t in data.values()]
     for seed in config.seeds:
