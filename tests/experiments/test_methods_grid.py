@@ -92,3 +92,31 @@ def test_the_goemotions_grid_trains_every_setting_with_its_own_options() -> None
     options = GRID_TRAIN_OPTIONS["methods-goemotions"]
     configs = [s.train_config(selection="per-task", **options) for s in METHODS_GOEMOTIONS_GRID]
     assert {(c.weight_decay, c.lr) for c in configs} == {(0.0, 1e-3)}
+
+
+def test_a_sampling_in_brackets_is_printed_as_text_not_taken_for_rich_markup(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from emomtl.cli.train import _print_tables
+    from emomtl.experiments.runner import SettingOutcome, _print_outcome
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    setting = Setting("0.1S+T+E", "mh", "uw", "balanced")
+    _print_outcome(console, SettingOutcome(setting, trained=[0, 1], wall_time_s=1.0))
+    _print_outcome(console, SettingOutcome(setting, skipped=[0, 1]))
+    assert out.getvalue().count("0.1S+T+E MH+UW [balanced]") == 2
+
+    import emomtl.cli.train as cli_train
+
+    results = {
+        "setting": "S+T+E MH+FT+UPGRAD [round]",
+        "seeds": [0],
+        "test": {"T": {"f1_micro": {"mean": 0.8, "ci95": None, "sd": None, "n": 1}}},
+    }
+    printed = io.StringIO()
+    monkeypatch.setattr(cli_train, "console", Console(file=printed, width=200, color_system=None))
+    _print_tables(results)
+    assert "S+T+E MH+FT+UPGRAD [round]" in " ".join(printed.getvalue().split())  # title wraps

@@ -204,8 +204,10 @@ def reproduce(
         console.print(f"report: [bold]{summary.report_path}[/]")
     if summary.ok:
         return
+    from rich.markup import escape
+
     for outcome in summary.failures:
-        err_console.print(f"[bold red]failed:[/] {outcome.setting.name}: {outcome.error}")
+        err_console.print(f"[bold red]failed:[/] {escape(outcome.setting.name)}: {outcome.error}")
     if summary.report_error:
         err_console.print(f"[bold red]report failed:[/] {summary.report_error}")
     what = [f"{len(summary.failures)} setting(s)"] if summary.failures else []

@@ -47,6 +47,7 @@ _PRIMARY_FIRST = ("jaccard", "f1_micro", "pearson_mean")
 
 
 def _print_tables(results: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from emomtl.data.tasks import TASKS
@@ -58,7 +59,7 @@ def _print_tables(results: dict[str, Any]) -> None:
     for what, code, metrics in rows:
         task = TASKS[code]  # every space of the run is registered (built in or --corpus)
         table = Table(
-            title=f"{task.code} ({task.name}) {what}, {results['setting']}, "
+            title=f"{task.code} ({task.name}) {what}, {escape(results['setting'])}, "
             f"n = {len(results['seeds'])} seeds"
         )
         table.add_column("metric")

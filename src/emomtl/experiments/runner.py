@@ -427,7 +427,9 @@ class _SettingRun:
         bar: Progress | None,
     ) -> None:
         """Train in this process, then :meth:`finish`."""
-        task_id = bar.add_task(self.setting.name, total=len(self.missing)) if bar else None
+        from rich.markup import escape
+
+        task_id = bar.add_task(escape(self.setting.name), total=len(self.missing)) if bar else None
         t0 = time.perf_counter()
         try:
             output = train_fn(config, self.task_data(data))
@@ -604,7 +606,9 @@ def _progress(console: Any) -> AbstractContextManager[Any]:
 
 
 def _print_outcome(console: Any, outcome: SettingOutcome) -> None:
-    name = f"{outcome.setting.name:<16}"
+    from rich.markup import escape
+
+    name = escape(f"{outcome.setting.name:<16}")  # "[balanced]" is text, not a rich style
     if outcome.error:
         console.print(f"[red]x[/] {name} [red]failed[/]: {outcome.error}")
     elif outcome.trained:
