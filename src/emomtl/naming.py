@@ -45,13 +45,24 @@ def protocol_suffix(train: Mapping[str, Any], n_tasks: int) -> str:
     return f" [{', '.join(extras)}]" if extras else ""
 
 
-def run_name(train: Mapping[str, Any]) -> str:
-    """The row name of a run from its ``config.json`` ``train`` mapping (``TrainConfig`` or
-    ``FinetuneConfig`` ``.to_dict()``), e.g. ``"0.1S+T+E SE+GN [balanced]"``.
+def run_method(train: Mapping[str, Any]) -> str:
+    """The method part of a run's row name from its ``config.json`` ``train`` mapping
+    (``TrainConfig`` or ``FinetuneConfig`` ``.to_dict()``): :func:`method_name` plus
+    :func:`protocol_suffix`, e.g. ``"MH+UW [balanced]"``.
 
     Raises:
         KeyError: without ``tasks``; ValueError: for a task string that does not parse.
     """
-    selections = parse_task_spec(train["tasks"])
+    n_tasks = len(parse_task_spec(train["tasks"]))
     method = method_name(str(train.get("head", "mh")), str(train.get("weighting", "equal")))
-    return f"{format_task_spec(selections)} {method}{protocol_suffix(train, len(selections))}"
+    return method + protocol_suffix(train, n_tasks)
+
+
+def run_name(train: Mapping[str, Any]) -> str:
+    """The row name of a run: its canonical task string and :func:`run_method`, e.g.
+    ``"0.1S+T+E SE+GN [balanced]"``.
+
+    Raises:
+        KeyError: without ``tasks``; ValueError: for a task string that does not parse.
+    """
+    return f"{format_task_spec(parse_task_spec(train['tasks']))} {run_method(train)}"

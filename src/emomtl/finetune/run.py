@@ -3,7 +3,8 @@
 The run directory has the layout of :mod:`emomtl.experiments.store` (``config.json``,
 ``command.txt``, ``results.json``, ``seed_<k>/metrics.json`` + ``model.safetensors`` holding the
 head's state), so ``emomtl report`` reads fine-tuned runs beside frozen ones (their rows are
-named ``FT``). ``config.json`` also records the resolved device and precision under ``runtime``.
+named ``MH+FT``, ``LABEL+FT``, ...). ``config.json`` also records the resolved device and
+precision under ``runtime``.
 
 Each seed is written as soon as it finishes and ``results.json`` is re-aggregated, so an
 interrupted run keeps every finished seed; running the same command again skips them (a run
@@ -22,7 +23,6 @@ from typing import Any
 
 from emomtl.finetune.config import FinetuneConfig
 from emomtl.finetune.loop import FinetuneSeedResult, selection_score
-from emomtl.naming import run_name
 
 
 class FinetuneRunError(ValueError):
@@ -112,19 +112,6 @@ def write_finetune_seed(out_dir: Path, result: FinetuneSeedResult) -> Path:
     return directory
 
 
-def write_finetune_results(out_dir: Path, config: FinetuneConfig) -> dict[str, Any]:
-    """Aggregate every finished seed on disk into ``results.json`` and return it."""
-    from emomtl.experiments.store import RESULTS, aggregate, finished_seeds, read_seed, write_json
-
-    seeds = finished_seeds(out_dir)
-    results: dict[str, Any] = {"setting": run_name(config.to_dict()), "seeds": seeds}
-    results.update(aggregate([read_seed(out_dir, s) for s in seeds]))
-    write_json(out_dir / RESULTS, results)
-    import json
-
-    return json.loads((out_dir / RESULTS).read_text(encoding="utf-8"))
-
-
 def run_finetune(
     config: FinetuneConfig,
     out_dir: Path,
@@ -158,7 +145,7 @@ def run_finetune(
     from emomtl import __version__
     from emomtl.data.tasks import parse_task_spec
     from emomtl.experiments.store import _atomic as atomic_write
-    from emomtl.experiments.store import finished_seeds, write_json
+    from emomtl.experiments.store import finished_seeds, write_json, write_results
     from emomtl.features.encoders import available_cores
     from emomtl.finetune.data import load_tokenized, tokenize
     from emomtl.finetune.held_out import held_out_scores, load_held_out
@@ -260,7 +247,7 @@ def run_finetune(
                 pad_id=tokenizer.pad_token_id or 0,
             )
         write_finetune_seed(out_dir, result)
-        run.results = write_finetune_results(out_dir, config)
+        run.results = write_results(out_dir)
         run.trained.append(seed)
         score = selection_score(tasks, result.metrics["dev"])
         if score > best_score:
@@ -278,5 +265,5 @@ def run_finetune(
                 )
             log(f"seed {seed} finished in {result.wall_time_s:.0f} s: test {test}")
     if not run.results:
-        run.results = write_finetune_results(out_dir, config)
+        run.results = write_results(out_dir)
     return run

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from emomtl.data.tasks import canonical_order, format_task_spec, parse_task_spec
-from emomtl.naming import method_name, protocol_suffix
+from emomtl.naming import run_method
 from emomtl.report.paper_values import SettingKey
 
 
@@ -52,7 +52,7 @@ class Run:
         path: the run directory.
         tasks: canonical task string (``"0.1S+T+E"``).
         method: ``MH``, ``GN``, ``SE``, ``SE+GN``, ``MH+UW``, ``MH+FT``, ... plus the
-            :func:`protocol_suffix` of a non-default sampling or selection.
+            :func:`~emomtl.naming.protocol_suffix` of a non-default sampling or selection.
         config: the parsed ``config.json``.
         seeds: finished seeds, sorted by seed.
         planned_seeds: the seeds the config asked for.
@@ -126,8 +126,7 @@ def read_run(path: Path) -> Run:
     run = Run(
         path=path,
         tasks=format_task_spec(selections),
-        method=method_name(train.get("head", "mh"), train.get("weighting", "equal"))
-        + protocol_suffix(train, len(selections)),
+        method=run_method(train),
         config=config,
         planned_seeds=[int(s) for s in train.get("seeds", [])],
     )
